@@ -245,7 +245,10 @@ class Emulator:
         state = StateStore(self.state_dir)
         for token in self._tokens:
             state.add_cli_token(token)
+        # DuckDB draws a progress widget for long queries when it runs inside a Jupyter
+        # kernel (%scuba_connect --local); the emulator's work must not show in the notebook.
         connection = duckdb.connect(":memory:")
+        connection.execute("SET enable_progress_bar = false")
         try:
             catalog = Catalog()
             if self.demo:
