@@ -22,6 +22,9 @@ file (``c.ScubaMagics.<name> = value``):
 - ``max_groups``: how many groups a plot shows before it keeps only the top ones;
 - ``debug``: show the full traceback of an error instead of a one-line message.
 
+Below a DataFrame result comes a toolbar (**Plot time buckets**, **Create explore link**),
+kept as ``_bql_toolbar``; the result itself is ``_bql``.
+
 The API token never appears in an output: dry runs write ``$SCUBA_API_TOKEN`` in its place,
 and a token typed into a magic line is refused rather than used.
 """
@@ -35,7 +38,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,7 +56,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
 from scuba_magic.params import PlaceholderError, render
 from scuba_magic.progress import QueryInterrupted, run_with_progress
 
-__all__ = ["ScubaMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["ScubaMagics", "load_ipython_extension", "local_emulator", "unload_ipython_extension"]
 
 RESULT_FORMATS = ("JSON_POWER_BI", "CSV", "DEFAULT")
 CHART_TYPES = ("TIME", "TABLE", "SANKEY", "NUMBER", "BAR", "SUNBURST", "SCATTER")
@@ -162,6 +165,8 @@ class ScubaMagics(Magics):
         self._client_key: tuple[Any, ...] | None = None
         # what %%bql and friends replaced, put back by unload
         self._replaced: dict[tuple[str, str], Any] = {}
+        # the chart and toolbar of a result that is the cell's value, shown after that value
+        self._after_cell: list[Callable[[], None]] = []
 
     # --- %%bql / %bql -----------------------------------------------------------------
 
@@ -223,6 +228,8 @@ class ScubaMagics(Magics):
         The DataFrame has the group-by columns, ``start_time_0``/``end_time_0`` (timezone-
         aware) and one column per measure; ``df.attrs["scuba"]`` records where it came
         from. Without VAR the DataFrame is the cell's value; the last result is also ``_bql``.
+        The toolbar below it (plot, explore link) is ``_bql_toolbar``: its buttons work from
+        code too, e.g. ``_bql_toolbar.plot_button.click()``.
 
         ``{name}`` placeholders take Python values from the notebook, written as BQL
         literals (strings quoted and escaped, numbers, lists/tuples/sets as ``("a", "b")``,
@@ -544,6 +551,7 @@ class ScubaMagics(Magics):
                 label="Asking for an explore link",
             )
             self.shell.user_ns["_bql"] = link
+            self.shell.user_ns.pop("_bql_toolbar", None)  # it belonged to an earlier result
             if var is None:
                 # the cell's value; ExploreLink renders itself as a link that opens a new tab
                 return link
@@ -565,12 +573,39 @@ class ScubaMagics(Magics):
         self.shell.user_ns["_bql"] = result
         if var is not None:
             self.shell.user_ns[var] = result
+        self.shell.user_ns.pop("_bql_toolbar", None)  # replaced below if this result has one
         if _is_dataframe(result):
+            below: list[Callable[[], None]] = []
             if args.plot:
-                _display_plot(result, self.max_groups)
+                figure = _plot(result, self.max_groups, var or "_bql")
+                below.append(lambda: _display_figure(figure))
             if self.widgets and not args.no_widgets:
-                self._show_toolbar(result, client, bql=bql, rid=rid)
+                toolbar = self._toolbar(result, client, bql=bql, rid=rid)
+                if toolbar is not None:
+                    self.shell.user_ns["_bql_toolbar"] = toolbar
+                    below.append(lambda: _display(toolbar))
+            if var is None:
+                # The DataFrame is the cell's value, which IPython shows when the cell ends:
+                # show the chart and toolbar after it, as matplotlib-inline shows its figures.
+                self._show_after_cell(below)
+            else:
+                for show in below:
+                    show()
         return None if var is not None else result
+
+    def _show_after_cell(self, displays: list[Callable[[], None]]) -> None:
+        """Run ``displays`` once the current cell has finished (IPython's ``post_execute``)."""
+        if not displays:
+            return
+        self._after_cell.extend(displays)
+        events = self.shell.events
+        if self._flush_after_cell not in events.callbacks["post_execute"]:
+            events.register("post_execute", self._flush_after_cell)
+
+    def _flush_after_cell(self) -> None:
+        displays, self._after_cell = self._after_cell, []
+        for show in displays:
+            show()
 
     def _show_dry_run(
         self, client: Any, args: Any, *, bql: str | None, rid: str | None, result_format: str
@@ -592,16 +627,17 @@ class ScubaMagics(Magics):
             f"{prepared.to_curl()}\n\nJSON body:\n{body}"
         )
 
-    def _show_toolbar(self, df: Any, client: Any, *, bql: str | None, rid: str | None) -> None:
+    def _toolbar(self, df: Any, client: Any, *, bql: str | None, rid: str | None) -> Any:
+        """The result toolbar, or ``None`` when ipywidgets cannot be imported."""
         try:
             from scuba_magic.widgets import build_toolbar
         except ImportError:
-            return
+            return None
 
         def create_link(chart_type: str = "TIME", chart_name: str | None = None) -> Any:
             return client.explore_url(bql, rid=rid, chart_name=chart_name, chart_type=chart_type)
 
-        _display(build_toolbar(df, create_link, max_groups=self.max_groups))
+        return build_toolbar(df, create_link, max_groups=self.max_groups)
 
 
 def _rid_from_namespace(name: str, namespace: dict[str, Any]) -> str:
@@ -662,10 +698,17 @@ def _display(obj: Any) -> None:
     display(obj)
 
 
-def _display_plot(df: Any, max_groups: int) -> None:
+def _plot(df: Any, max_groups: int, stored_in: str) -> Any:
+    """The ``--plot`` chart of ``df``; a result that cannot be drawn is a one-line error."""
     from scuba_magic.plots import plot_time_buckets
 
-    figure = plot_time_buckets(df, max_groups=max_groups)
+    try:
+        return plot_time_buckets(df, max_groups=max_groups)
+    except ValueError as exc:
+        raise UsageError(f"Cannot plot this result: {exc}. The data is in {stored_in}.") from None
+
+
+def _display_figure(figure: Any) -> None:
     try:
         from scuba_magic.widgets import display_figure
     except ImportError:
@@ -691,6 +734,16 @@ def _display_link(link: Any, chart_name: str | None) -> None:
         },
         raw=True,
     )
+
+
+def local_emulator() -> Any:
+    """The emulator that ``%scuba_connect --local`` started in this kernel, or ``None``.
+
+    Its ``url`` and ``token`` let a script or a command run from the notebook reach the same
+    local Scuba, e.g. through ``SCUBA_HOST`` and ``SCUBA_API_TOKEN`` in a subprocess's
+    environment. The token is the emulator's own, valid only for it: still, don't print it.
+    """
+    return _local_emulator
 
 
 def _start_local_emulator() -> Any:
@@ -750,3 +803,5 @@ def unload_ipython_extension(ipython: Any) -> None:
                 if replaced is not None:
                     table[name] = replaced
     ipython.configurables[:] = [c for c in ipython.configurables if c is not magics]
+    if magics._flush_after_cell in ipython.events.callbacks["post_execute"]:
+        ipython.events.unregister("post_execute", magics._flush_after_cell)

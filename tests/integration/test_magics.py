@@ -148,7 +148,8 @@ def test_another_bql_magic_is_replaced_with_a_warning_and_restored_on_unload(
         ipython.extension_manager.load_extension("scuba_magic")
         err = capsys.readouterr().err
         assert err.count("\n") == 1
-        assert err.startswith("scuba_magic: %%bql and %bql came from test_magics.")
+        # the module's name depends on pytest's import mode
+        assert err.startswith(f"scuba_magic: %%bql and %bql came from {other_bql.__module__}.")
         assert err.endswith(
             "other_bql; they now run Scuba queries (%unload_ext scuba_magic puts them back).\n"
         )
@@ -242,6 +243,80 @@ def test_widgets_show_the_toolbar_unless_turned_off(shell):
     )
     _, captured = run(shell, f"%%bql df --no-widgets\n{COUNT_BY_GENDER}")
     assert captured.outputs == []
+
+
+def kinds_of(outputs: list[Any]) -> list[str]:
+    """What each captured output is: the cell's value, a chart or a widget."""
+    kinds = []
+    for output in outputs:
+        if "application/vnd.jupyter.widget-view+json" in output.data:
+            kinds.append("widget")
+        elif "application/vnd.plotly.v1+json" in output.data:
+            kinds.append("chart")
+        elif "text/html" in output.data and "<table" in output.data["text/html"]:
+            kinds.append("table")
+        else:
+            kinds.append(output.data.get("text/plain", "?"))
+    return kinds
+
+
+def run_showing_value(shell: Any, cell: str) -> tuple[Any, Any]:
+    """Like ``run``, with the cell's value (as IPython's displayhook shows it) among the
+    captured outputs, in the order it was shown."""
+    hook = shell.displayhook
+    with capture_output() as captured:
+        shown = shell.display_pub.outputs  # the capturing publisher's list of outputs
+        hook.write_format_data = lambda data, metadata=None: shown.append({"data": data})
+        try:
+            result = shell.run_cell(cell)
+        finally:
+            del hook.write_format_data
+    return result.result, captured
+
+
+def test_a_result_without_var_shows_first_then_its_chart_and_toolbar(shell):
+    shell.run_cell("%config ScubaMagics.widgets = True")
+    value, captured = run_showing_value(
+        shell,
+        "%%bql --plot\nselect count(*) from music group by gender "
+        "for every day between 3 days ago and now",
+    )
+    assert kinds_of(captured.outputs) == ["table", "chart", "widget"]
+    assert shell.user_ns["_bql"] is value
+    assert shell.user_ns["_bql_toolbar"].dataframe is value
+    # shown once: the next cell shows nothing of this result
+    _, captured = run_showing_value(shell, "1")
+    assert kinds_of(captured.outputs) == ["1"]
+
+
+def test_a_result_with_var_shows_chart_and_toolbar_at_once(shell):
+    shell.run_cell("%config ScubaMagics.widgets = True")
+    _, captured = run(shell, f"%%bql df --plot --quiet\n{COUNT_BY_GENDER}\n")
+    assert kinds_of(captured.outputs) == ["chart", "widget"]
+
+
+def test_the_toolbar_buttons_work_from_code(shell, fresh_emulator):
+    shell.run_cell("%config ScubaMagics.widgets = True")
+    run(shell, f"%%bql df\n{COUNT_BY_GENDER}")
+    toolbar = shell.user_ns["_bql_toolbar"]
+    toolbar.plot_button.click()
+    assert toolbar.figure is not None
+    toolbar.chart_type.value = "BAR"
+    toolbar.link_button.click()
+    assert toolbar.link.url == f"{fresh_emulator.url}/explorer/{toolbar.link.rid}"
+
+    run(shell, f"%%bql df --no-widgets\n{COUNT_BY_GENDER}")
+    assert "_bql_toolbar" not in shell.user_ns  # it belonged to the previous result
+
+
+def test_plotting_an_empty_result_is_a_one_line_error_and_keeps_the_data(shell):
+    with pytest.raises(UsageError, match=r"^Cannot plot this result: no rows to plot.*in df\.$"):
+        run(
+            shell,
+            "%%bql df --plot\nselect count(*) from music group by gender "
+            "for every day between 2001-01-01 and 2001-01-03",
+        )
+    assert shell.user_ns["df"].empty
 
 
 def test_explore_returns_a_link_with_its_rid(shell, fresh_emulator):
