@@ -8,6 +8,7 @@ Usage::
     scuba-magic query "select count(*) from music" --explore --chart-type table
     scuba-magic query "select count(*) from music" --dry-run   # print the request as curl
     scuba-magic serve --demo                         # the local emulator (see below)
+    scuba-magic demo                                 # run the quickstart notebook on it
 
 Host and token come from ``scuba_magic.config`` (the profiles file, ``SCUBA_HOST``,
 ``SCUBA_API_TOKEN``, ``SCUBA_PROFILE``); ``--profile`` and ``--host`` override them. The token is
@@ -57,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return done.code if isinstance(done.code, int) else 0
         if args.command == "serve":
             return _serve(args)
+        if args.command == "demo":
+            return _demo(args)
         return _query(args)
     except KeyboardInterrupt:
         _say_error("interrupted")
@@ -167,6 +170,23 @@ def _build_parser(*, with_serve: bool) -> argparse.ArgumentParser:
         from scuba_magic.emulator.command import add_serve_arguments
 
         add_serve_arguments(serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the quickstart notebook against the embedded emulator and print it as it runs",
+        description=(
+            "Execute notebooks/quickstart.ipynb headless in a new kernel: it starts the "
+            "embedded emulator with demo data, runs queries with the magics, makes an explore "
+            "link, and saves the executed notebook to open in Jupyter. Needs a checkout "
+            "installed with: pip install -e '.[emulator,notebook]'"
+        ),
+    )
+    demo.add_argument(
+        "--output-dir",
+        default="demo-output",
+        metavar="DIR",
+        help="where to save the executed notebook (default: %(default)s)",
+    )
     return parser
 
 
@@ -194,6 +214,20 @@ def _serve(args: argparse.Namespace) -> int:
             "with: pip install 'scuba-magic[emulator]'"
         )
         return EXIT_ERROR
+
+
+# scuba-magic demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from scuba_magic.notebook_demo import NotebookDemoError, run_quickstart
+
+    try:
+        run_quickstart(args.output_dir)
+    except NotebookDemoError as exc:
+        _say_error(str(exc))
+        return EXIT_ERROR
+    return 0
 
 
 # scuba-magic query

@@ -261,3 +261,12 @@ def test_render_empty_results(result: pd.DataFrame) -> None:
     )
     assert render(empty, "csv") == "gender,start_time_0,end_time_0,count of events,avg(length)\n"
     assert render(empty, "json") == "[]\n"
+
+
+def test_demo_help_says_what_the_demo_runs_and_what_it_needs(capsys):
+    from scuba_magic.cli import main
+
+    assert main(["demo", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "quickstart.ipynb" in text
+    assert "pip install -e '.[emulator,notebook]'" in text
