@@ -71,8 +71,9 @@ def json_ours(params: dict) -> Callable[[], object]:
 
 @case("json_baseline")
 def json_baseline(params: dict) -> Callable[[], object]:
-    import orjson
     import urllib.request  # noqa: F401
+
+    import orjson
 
     payload = {"bql": PAYLOAD_BQL, "result_format": "JSON_POWER_BI"}
     return lambda: orjson.loads(_urllib_post(params["url"], payload))

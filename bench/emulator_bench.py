@@ -30,7 +30,9 @@ QUERIES = {
     "daily time series, 90 days": (
         "select count(*) from foreverMusic for every day between 90 days ago and now"
     ),
-    "count_unique per group": "select count_unique(user) as users from foreverMusic group by country",
+    "count_unique per group": (
+        "select count_unique(user) as users from foreverMusic group by country"
+    ),
     "actor property": (
         "select count(* on Actor<user>) from foreverMusic group by Actor<user>(max(age))"
     ),
@@ -172,7 +174,9 @@ def run(quick: bool) -> list[Comparison]:
     comparisons: list[Comparison] = []
     for events in sizes:
         started = time.perf_counter()
-        with Emulator(demo=True, port=0, demo_events=events, now=NOW, query_timeout=600) as emulator:
+        with Emulator(
+            demo=True, port=0, demo_events=events, now=NOW, query_timeout=600
+        ) as emulator:
             print(
                 f"  emulator with {events:,} demo events started in "
                 f"{time.perf_counter() - started:.1f} s",

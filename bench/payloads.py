@@ -25,7 +25,9 @@ FIRST_BUCKET_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 def cache_dir() -> Path:
-    path = Path(os.environ.get("SCUBA_MAGIC_BENCH_CACHE", Path(tempfile.gettempdir()) / "scuba-magic-bench"))
+    path = Path(
+        os.environ.get("SCUBA_MAGIC_BENCH_CACHE", Path(tempfile.gettempdir()) / "scuba-magic-bench")
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -35,7 +37,9 @@ def _columns(rows: int, seed: int) -> dict:
 
     rng = np.random.default_rng(seed)
     artists = np.array([f"Artist {i:05d} ✓" for i in range(5_000)], dtype=object)
-    countries = np.array(["US", "GB", "DE", "FR", "BR", "IN", "JP", "Côte d'Ivoire", None], dtype=object)
+    countries = np.array(
+        ["US", "GB", "DE", "FR", "BR", "IN", "JP", "Côte d'Ivoire", None], dtype=object
+    )
     days = rng.integers(0, 90, rows)
     start = FIRST_BUCKET_MS + days * DAY_MS
     return {
@@ -56,8 +60,8 @@ def json_body(rows: int, seed: int = 7) -> Path:
 
         cols = _columns(rows, seed)
         records = [
-            dict(zip(COLUMNS, values))
-            for values in zip(*(cols[name].tolist() for name in COLUMNS))
+            dict(zip(COLUMNS, values, strict=True))
+            for values in zip(*(cols[name].tolist() for name in COLUMNS), strict=True)
         ]
         _write_atomically(path, orjson.dumps(records))
     return path
@@ -73,7 +77,7 @@ def csv_body(rows: int, seed: int = 7) -> Path:
         writer.writerow(COLUMNS)
         writer.writerows(
             ["" if v is None else v for v in values]
-            for values in zip(*(cols[name].tolist() for name in COLUMNS))
+            for values in zip(*(cols[name].tolist() for name in COLUMNS), strict=True)
         )
         _write_atomically(path, text.getvalue().encode("utf-8"))
     return path

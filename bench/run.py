@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     selected = [name for name in args.only.split(",") if name] or list(BENCHMARKS)
     unknown = sorted(set(selected) - set(BENCHMARKS))
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        parser.error(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
 
     started = time.perf_counter()
     print(
