@@ -24,6 +24,7 @@ from scuba_magic.config import (
     TOKEN_ENV,
     Connection,
     Secret,
+    config_path,
     is_loopback,
     normalize_host,
     resolve_connection,
@@ -37,6 +38,7 @@ from scuba_magic.errors import (
     error_from_response,
     server_message_from_body,
 )
+from scuba_magic.protocol import CHART_TYPES, RESULT_FORMATS, RETURN_TYPES, RID_PATTERN
 
 __all__ = [
     "CHART_TYPES",
@@ -57,11 +59,6 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF = 0.5
 DEFAULT_MAX_RETRY_AFTER = 60.0
 
-RESULT_FORMATS = ("JSON_POWER_BI", "CSV", "DEFAULT")
-RETURN_TYPES = ("data", "explore_url")
-CHART_TYPES = ("TIME", "TABLE", "SANKEY", "NUMBER", "BAR", "SUNBURST", "SCATTER")
-
-_RID = re.compile(r"^r[0-9]+$")
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_REDIRECTS = 5
 _TOKEN_PLACEHOLDER = f"${TOKEN_ENV}"
@@ -136,13 +133,15 @@ def validate_rid(rid: object) -> str:
             f"rid must be a string like 'r9372', not {type(rid).__name__}."
         )
     text = rid.strip()
-    if _RID.match(text):
+    if RID_PATTERN.match(text):
         return text
     hint = ""
     if re.fullmatch(r"R[0-9]+", text):
         hint = f" (lower-case r: {text.lower()})"
     elif re.fullmatch(r"[0-9]+", text):
         hint = f" (did you mean r{text}?)"
+    elif re.fullmatch(r"r[0-9]{19,}", text):
+        hint = " (at most 18 digits)"
     raise RequestValidationError(
         f"{rid!r} is not a query response id: it is the letter r followed by digits, "
         f"e.g. r9372{hint}. Copy it from the browser URL after RUN in the Scuba UI."
@@ -240,7 +239,8 @@ class ScubaClient:
         host: the cluster, e.g. ``my_cluster.scuba.io``; ``None`` looks it up (see
             ``scuba_magic.config``).
         token: the API token (``str`` or ``Secret``); ``None`` looks it up.
-        timeout: seconds to wait for the answer once connected (queries can take minutes).
+        timeout: seconds to wait for the whole answer, body included, from sending the
+            request (queries can take minutes).
         connect_timeout: seconds to wait for the connection to open.
         max_retries: retries after connection failures and HTTP 429, 502, 503, 504.
         ca_bundle: a CA certificate file to verify the server with, for a private CA.
@@ -264,6 +264,15 @@ class ScubaClient:
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         connection = resolve_connection(profile=profile, host=host, token=token)
+        if connection.token is None and connection.token_note:
+            # A token was configured, but for another host: sending none would only earn a
+            # 401 that says "set SCUBA_API_TOKEN", which is set. Say what happened instead.
+            where = normalize_host(connection.host)
+            raise ConfigError(
+                f"No API token for {where}: {connection.token_note}. Pass token=..., add a "
+                f"profile for {where} to {config_path()}, or run %scuba_connect {where}; get a "
+                f"token at {where}/api/create_token in a browser logged into Scuba."
+            )
         self._setup(
             connection, timeout, connect_timeout, max_retries, ca_bundle, backoff, max_retry_after
         )
@@ -325,11 +334,6 @@ class ScubaClient:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(options))}")
         return client
 
-    @property
-    def has_token(self) -> bool:
-        """Whether a token will be sent."""
-        return self._token is not None
-
     def __repr__(self) -> str:
         return f"ScubaClient(host={self.host!r})"
 
@@ -354,6 +358,8 @@ class ScubaClient:
         rid: str | None = None,
         return_type: str = "data",
         result_format: str = "JSON_POWER_BI",
+        chart_type: str | None = None,
+        chart_name: str | None = None,
         chart_options: Mapping[str, str] | None = None,
     ) -> PreparedQuery:
         """Check the arguments and build the request without sending it.
@@ -364,8 +370,11 @@ class ScubaClient:
             return_type: ``data`` or ``explore_url``.
             result_format: ``JSON_POWER_BI``, ``CSV`` or ``DEFAULT`` (any case); sent with
                 ``data`` only.
-            chart_options: ``{"name": ..., "type": ...}``, with ``explore_url`` only; the type
-                is one of ``CHART_TYPES`` in any case.
+            chart_type: the chart of an ``explore_url`` link, one of ``CHART_TYPES`` in any
+                case; ``None`` means ``TIME``.
+            chart_name: the chart's title in the UI, with ``explore_url`` only.
+            chart_options: ``{"name": ..., "type": ...}`` as sent, instead of ``chart_type`` and
+                ``chart_name``; with ``explore_url`` only.
 
         Returns:
             The ``PreparedQuery``; its headers show the token as ``$SCUBA_API_TOKEN``.
@@ -401,15 +410,26 @@ class ScubaClient:
         return_type = _check_choice(return_type, RETURN_TYPES, "return_type", upper=False)
         result_format = _check_choice(result_format, RESULT_FORMATS, "result_format", upper=True)
         body["return_type"] = return_type
+        given = [
+            name
+            for name, value in (("chart_type", chart_type), ("chart_name", chart_name))
+            if value is not None
+        ]
+        if given and chart_options is not None:
+            raise RequestValidationError(f"Give {' and '.join(given)} or chart_options, not both.")
         if return_type == "data":
-            if chart_options:
+            if given or chart_options:
+                what = " and ".join(given) or "chart_options"
                 raise RequestValidationError(
-                    "chart_options apply to explore links only (return_type='explore_url')."
+                    f"{what} {'applies' if len(given) == 1 else 'apply'} to explore links only "
+                    "(return_type='explore_url')."
                 )
             # the docs call result_format mandatory with data, so it is always sent
             body["result_format"] = result_format
         elif chart_options is not None:
             body["chart_options"] = _check_chart_options(chart_options)
+        else:
+            body["chart_options"] = _chart_options(chart_type, chart_name)
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Token {_TOKEN_PLACEHOLDER}",
@@ -450,15 +470,16 @@ class ScubaClient:
         started = time.monotonic()
         response = self._send(prepared, timeout)
         elapsed = time.monotonic() - started
-        body: bytes = response.content
+        # No local variable here holds the body: a traceback printed with local variables
+        # (IPython's %xmode Verbose) would show a body that echoed the token back.
         if result_format == "DEFAULT":
-            return self._decode_json(body, response, "DEFAULT")
+            return self._decode_json(response, "DEFAULT")
         content_type = response.headers.get("Content-Type", "")
         if "html" in content_type.lower():
             raise ResponseError(
                 f"Expected {result_format} data from {prepared.url} but got an HTML page: "
-                f"{self._excerpt(body, content_type)}. A proxy or login page may be in front of "
-                "the API: check the host.",
+                f"{self._excerpt(response.content, content_type)}. A proxy or login page may be "
+                "in front of the API: check the host.",
                 status=response.status_code,
             )
         provenance: dict[str, Any] = {"host": self.host}
@@ -475,20 +496,19 @@ class ScubaClient:
 
         shape = _describe(prepared.body["bql"]) if bql is not None else None
         try:
-            return frames.to_dataframe(body, result_format, shape=shape, provenance=provenance)
+            return frames.to_dataframe(
+                response.content, result_format, shape=shape, provenance=provenance
+            )
         except ScubaError as exc:
-            message = str(exc)
-            for secret in self._secrets():
-                message = message.replace(secret, "********")
-            if message == str(exc):
-                raise
+            message = self._redact(str(exc))
         except ValueError as exc:
             message = f"The {result_format} answer from {prepared.url} could not be read"
             if not any(secret in str(exc) for secret in self._secrets()):
                 message += f" ({exc})"
-            message += f"; it starts: {self._excerpt(body, content_type)}"
-        # raised outside the except blocks so that no chained exception keeps quoting a body
-        # that echoed the token back
+            message += f"; it starts: {self._excerpt(response.content, content_type)}"
+        # A new error, raised outside the except blocks: neither a chained exception nor the
+        # decoder's frames (whose local variables hold the body) go with it, so a body that
+        # echoed the token back cannot be printed.
         raise ResponseError(message, status=response.status_code)
 
     def explore_url(
@@ -497,7 +517,7 @@ class ScubaClient:
         *,
         rid: str | None = None,
         chart_name: str | None = None,
-        chart_type: str = "TIME",
+        chart_type: str | None = "TIME",
         timeout: float | None = None,
     ) -> ExploreLink:
         """Ask for a link that opens the query as a chart in the Scuba UI.
@@ -506,7 +526,8 @@ class ScubaClient:
             bql: a BQL query; give exactly one of ``bql`` and ``rid``.
             rid: a query response id, e.g. ``r9372``.
             chart_name: the chart's title in the UI.
-            chart_type: one of ``CHART_TYPES`` (``TIME``, ``TABLE``, ...), any case.
+            chart_type: one of ``CHART_TYPES`` (``TIME``, ``TABLE``, ...), any case; ``None``
+                means ``TIME``.
             timeout: seconds to wait for the answer, instead of the client's ``timeout``.
 
         Returns:
@@ -516,44 +537,47 @@ class ScubaClient:
             ScubaError: a subclass saying what went wrong; ``ResponseError`` when the answer
                 holds no URL.
         """
-        options: dict[str, str] = {"type": chart_type}
-        if chart_name is not None:
-            options["name"] = chart_name
         prepared = self.prepare_request(
-            bql, rid=rid, return_type="explore_url", chart_options=options
+            bql, rid=rid, return_type="explore_url", chart_type=chart_type, chart_name=chart_name
         )
         response = self._send(prepared, timeout)
-        decoded = self._decode_json(response.content, response, "explore_url")
-        url = decoded.get("url") if isinstance(decoded, dict) else None
-        if not isinstance(url, str) or not url.strip():
+        url = _url_of(self._decode_json(response, "explore_url"))
+        if url is None:
             raise ResponseError(
                 f"The explore_url answer from {prepared.url} holds no url: "
                 f"{self._excerpt(response.content, response.headers.get('Content-Type'))}",
                 status=response.status_code,
             )
-        url = url.strip()
         segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-        return ExploreLink(url=url, rid=segment if _RID.match(segment) else None)
+        return ExploreLink(url=url, rid=segment if RID_PATTERN.match(segment) else None)
 
     # transport
 
     def _secrets(self) -> list[str]:
         return [self._token.reveal()] if self._token is not None else []
 
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets():
+            text = text.replace(secret, "********")
+        return text
+
     def _excerpt(self, body: bytes, content_type: str | None) -> str:
         return server_message_from_body(body, content_type, secrets=self._secrets()) or "(empty)"
 
-    def _decode_json(self, body: bytes, response: Any, what: str) -> Any:
+    def _decode_json(self, response: Any, what: str) -> Any:
         import orjson
 
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ResponseError(
-                f"The {what} answer from {self.host} is not JSON; it starts: "
-                f"{self._excerpt(body, response.headers.get('Content-Type'))}",
-                status=response.status_code,
-            ) from exc
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+        # raised after the except block, from a frame holding no copy of the body, so that a
+        # traceback with local variables cannot print a body that echoed the token back
+        raise ResponseError(
+            f"The {what} answer from {self.host} is not JSON; it starts: "
+            f"{self._excerpt(response.content, response.headers.get('Content-Type'))}",
+            status=response.status_code,
+        ) from None
 
     def _check_transport(self) -> None:
         if (
@@ -604,6 +628,7 @@ class ScubaClient:
         redirects = 0
         while True:
             started = time.monotonic()
+            failure: ScubaConnectionError | None = None
             try:
                 response = session.post(
                     url,
@@ -616,11 +641,17 @@ class ScubaClient:
                     proxies=proxies,
                     stream=True,
                 )
-                _read_whole_body(response)
+                _read_whole_body(response, deadline=started + read_timeout)
             except requests.exceptions.RequestException as exc:
                 elapsed = time.monotonic() - started
                 logger.debug("POST %s failed after %.3f s: %s", url, elapsed, type(exc).__name__)
-                error, retryable = self._transport_error(exc, read_timeout)
+                failure, retryable = self._transport_error(exc, read_timeout)
+            if failure is not None:
+                # Handled here, after the except block, and raised "from None": the requests and
+                # urllib3 exceptions hold the sent request, Authorization header included, in
+                # their attributes and frames, and a traceback showing chained exceptions with
+                # their local variables (IPython's %xmode Verbose) would print the token. The
+                # message already tells the reason in words.
                 if retryable and attempt < self.max_retries:
                     delay = self._backoff_delay(attempt)
                     attempt += 1
@@ -633,7 +664,7 @@ class ScubaClient:
                     )
                     time.sleep(delay)
                     continue
-                raise error from exc
+                raise failure from None
             elapsed = time.monotonic() - started
             status = response.status_code
             logger.debug("POST %s -> %d in %.3f s", url, status, elapsed)
@@ -774,31 +805,86 @@ class ScubaClient:
         return ScubaConnectionError(f"The request to {host} failed: {reason}."), False
 
 
-def _read_whole_body(response: Any) -> None:
+def _url_of(decoded: Any) -> str | None:
+    """The ``url`` of an explore_url answer, stripped, or None."""
+    url = decoded.get("url") if isinstance(decoded, dict) else None
+    return url.strip() if isinstance(url, str) and url.strip() else None
+
+
+def _read_whole_body(response: Any, *, deadline: float) -> None:
     """Read the body in one call and keep it as ``response.content``.
 
     requests reads a non-streamed body in 10 KiB chunks and joins them, which makes a
     100 MB result about three times slower than the socket allows; one ``read()`` of the
     urllib3 response is as fast as ``http.client``. Its failures are raised as the requests
     exceptions that ``iter_content`` would raise, so the caller's error mapping is unchanged.
+
+    The socket's timeout bounds each wait for a packet only, so a body trickling in a byte at
+    a time would never time out; at ``deadline`` (a ``time.monotonic()`` value) the socket is
+    shut down instead, and the read raises ``ReadTimeout``.
     """
+    import socket
+    import threading
+
     import requests.exceptions as rq
     import urllib3.exceptions as u3
 
+    cut_off = threading.Event()
+
+    def cut() -> None:
+        cut_off.set()
+        # http.client reads from the socket behind a buffered file; shutting the socket down
+        # wakes up a read blocked on it (closing the file would not)
+        buffered = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: the read has ended anyway
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), cut)
+    timer.daemon = True
+    timer.start()
     try:
         body = response.raw.read(decode_content=True)
-    except u3.ProtocolError as exc:
-        raise rq.ChunkedEncodingError(exc) from exc
-    except u3.DecodeError as exc:
-        raise rq.ContentDecodingError(exc) from exc
-    except u3.ReadTimeoutError as exc:
-        raise rq.ReadTimeout(exc) from exc
-    except u3.SSLError as exc:
-        raise rq.SSLError(exc) from exc
+    except (u3.HTTPError, OSError) as exc:
+        if cut_off.is_set():
+            raise rq.ReadTimeout(f"the whole answer took longer than the timeout ({exc})") from exc
+        raise _as_requests_error(exc) from exc
+    finally:
+        timer.cancel()
+    if cut_off.is_set():
+        response.close()
+        raise rq.ReadTimeout("the whole answer took longer than the timeout")
     # requests' own way of holding a body that has been read (see Response.content)
     response._content = body or b""
     response._content_consumed = True
     response.close()
+
+
+def _as_requests_error(exc: BaseException) -> BaseException:
+    """The requests exception that ``iter_content`` raises for a urllib3 read failure."""
+    import requests.exceptions as rq
+    import urllib3.exceptions as u3
+
+    if isinstance(exc, u3.ProtocolError):
+        return rq.ChunkedEncodingError(exc)
+    if isinstance(exc, u3.DecodeError):
+        return rq.ContentDecodingError(exc)
+    if isinstance(exc, u3.ReadTimeoutError):
+        return rq.ReadTimeout(exc)
+    if isinstance(exc, u3.SSLError):
+        return rq.SSLError(exc)
+    return rq.ConnectionError(exc)
+
+
+def _chart_options(chart_type: str | None, chart_name: str | None) -> dict[str, str]:
+    """The ``chart_options`` sent with an explore link: always a type (TIME by default)."""
+    options: dict[str, object] = {"type": "TIME" if chart_type is None else chart_type}
+    if chart_name is not None:
+        options["name"] = chart_name
+    return _check_chart_options(options)  # type: ignore[arg-type]
 
 
 def _check_chart_options(options: Mapping[str, str]) -> dict[str, str]:

@@ -25,10 +25,21 @@ looked up in these places, the later ones winning (lowest to highest precedence)
 4. Per-call options: ``ScubaClient(host, token=...)``, ``--profile NAME``.
 
 A profile named at a level brings its host and token to that level: ``--profile prod`` wins
-over ``SCUBA_HOST``. A host may be written ``my_cluster.scuba.io``,
-``https://my_cluster.scuba.io`` or with a trailing slash; ``https://`` is assumed, except for
-a loopback address (``127.0.0.1:8123``, ``localhost:8123``), where the emulator speaks
-``http://``. The token is held in a ``Secret``, whose ``repr`` and ``str`` never show it.
+over ``SCUBA_HOST``. A named profile must exist, even when host and token come from elsewhere:
+a misspelt name is an error listing the profiles of the file.
+
+A token belongs to its host. A level's token is used with a host from a higher level only when
+that level names no host, or the same one. So with ``SCUBA_HOST=https://prod.example`` and
+``SCUBA_API_TOKEN`` set, ``ScubaClient("other.example")`` finds no token: the client raises an
+error saying that ``SCUBA_API_TOKEN`` belongs to ``SCUBA_HOST``, and
+``%scuba_connect other.example`` asks for a token. Without ``SCUBA_HOST``, ``SCUBA_API_TOKEN``
+goes with whichever host is chosen. The same holds for the token of a ``SCUBA_PROFILE`` or
+``default_profile`` profile, while ``SCUBA_HOST`` and ``SCUBA_PROFILE`` (one level) do combine.
+
+A host may be written ``my_cluster.scuba.io``, ``https://my_cluster.scuba.io`` or with a
+trailing slash; ``https://`` is assumed, except for a loopback address (``localhost``,
+``127.0.0.0/8``, ``[::1]``, e.g. ``127.0.0.1:8123``), where the emulator speaks ``http://``.
+The token is held in a ``Secret``, whose ``repr`` and ``str`` never show it.
 """
 
 from __future__ import annotations
@@ -132,6 +143,9 @@ class Connection:
         profile: the profile used, if any.
         token_source: where the token came from, e.g. ``environment variable SCUBA_API_TOKEN``.
         host_source: where the host came from.
+        token_note: when ``token`` is ``None`` because a token found lower down belongs to
+            another host, says so (e.g. ``SCUBA_API_TOKEN belongs to SCUBA_HOST=...``);
+            otherwise empty.
     """
 
     host: str
@@ -139,13 +153,15 @@ class Connection:
     profile: str | None
     token_source: str
     host_source: str = ""
+    token_note: str = ""
 
 
 def is_loopback(host: str) -> bool:
     """Tell whether ``host`` (a hostname, an IP address or a URL) is this machine only.
 
-    Loopback means ``localhost``, ``127.0.0.0/8`` and ``::1``; a token may be sent there
-    over plain ``http://``.
+    Loopback means ``localhost``, ``127.0.0.0/8`` and ``::1`` (also written ``[::1]``); a
+    token may be sent there over plain ``http://``. Other names, ``*.localhost`` included,
+    are not: whether they resolve to this machine is up to the resolver, not to us.
     """
     text = host.strip()
     if "://" in text:
@@ -153,7 +169,7 @@ def is_loopback(host: str) -> bool:
     else:
         hostname = text.strip("[]")
     hostname = hostname.lower().rstrip(".")
-    if hostname == "localhost" or hostname.endswith(".localhost"):
+    if hostname == "localhost":
         return True
     try:
         address = ipaddress.ip_address(hostname)
@@ -342,22 +358,62 @@ def _read_token_file(raw_path: str, config_file: Path, profile: str) -> Secret:
     return _clean_token(text, f"token file {path}")
 
 
+def _same_host(first: str, second: str) -> bool:
+    try:
+        return normalize_host(first) == normalize_host(second)
+    except ConfigError:
+        # an unreadable host cannot be shown to be the same one
+        return False
+
+
+def _shown_host(host: str) -> str:
+    try:
+        return normalize_host(host)
+    except ConfigError:
+        return host
+
+
 @dataclass
 class _Found:
     host: str | None = None
     host_source: str = ""
+    host_level: str = ""
     token: Secret | None = None
     token_source: str = ""
     profile: str | None = None
+    token_note: str = ""
 
     def offer(
-        self, host: str | None, host_source: str, token: Secret | None, token_source: str
+        self,
+        level: str,
+        host: str | None,
+        host_source: str,
+        token: Secret | None,
+        token_source: str,
+        *,
+        belongs: str = "",
     ) -> None:
-        # Levels are visited from the highest precedence down: keep what is already set.
+        """Take what is still missing from one level (visited from the highest down).
+
+        A level's token goes with a host from a higher level only when this level names no
+        host or the same one: a token belongs to its host, and sending it to another host
+        would hand it to whoever runs that host.
+        """
         if self.host is None and host is not None:
-            self.host, self.host_source = host, host_source
-        if self.token is None and token is not None:
-            self.token, self.token_source = token, token_source
+            self.host, self.host_source, self.host_level = host, host_source, level
+        if self.token is not None or token is None:
+            return
+        if (
+            self.host is not None
+            and host is not None
+            and self.host_level != level
+            and not _same_host(host, self.host)
+        ):
+            if not self.token_note:
+                owner = belongs or f"The token from {token_source} belongs to {host}"
+                self.token_note = f"{owner}, so it is not sent to {_shown_host(self.host)}"
+            return
+        self.token, self.token_source = token, token_source
 
 
 class _ProfilesFile:
@@ -372,7 +428,8 @@ class _ProfilesFile:
             self._loaded = load_profiles(self.path)
         return self._loaded
 
-    def values(self, name: str, named_by: str) -> tuple[str | None, Secret | None]:
+    def check(self, name: str, named_by: str) -> dict[str, Any]:
+        """The profile called ``name``, or a ConfigError naming the profiles there are."""
         profiles, _ = self.load()
         if name not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
@@ -381,7 +438,10 @@ class _ProfilesFile:
                 f"Profile {name!r} ({named_by}) is not defined in {where}; profiles there: "
                 f"{known}. Add a [profiles.{name}] table with host and token_file."
             )
-        profile = profiles[name]
+        return profiles[name]
+
+    def values(self, name: str, named_by: str) -> tuple[str | None, Secret | None]:
+        profile = self.check(name, named_by)
         token: Secret | None = None
         if "token" in profile:
             token = _clean_token(profile["token"], f"profile {name!r} in {self.path}")
@@ -423,40 +483,61 @@ def resolve_connection(
     profiles_file = _ProfilesFile(config_path(environ))
     found = _Found()
 
-    def offer_profile(name: str | None, named_by: str) -> None:
-        if not name or (found.host is not None and found.token is not None):
+    def offer_profile(level: str, name: str | None, named_by: str) -> None:
+        if not name:
+            return
+        if found.host is not None and found.token is not None:
+            # nothing of it is needed, but a misspelt name must not pass unnoticed
+            profiles_file.check(name, named_by)
             return
         profile_host, profile_token = profiles_file.values(name, named_by)
         source = f"profile {name!r} in {profiles_file.path}"
         before = (found.host, found.token)
-        found.offer(profile_host, source, profile_token, source)
+        found.offer(
+            level,
+            profile_host,
+            source,
+            profile_token,
+            source,
+            belongs=f"The token of profile {name!r} in {profiles_file.path} belongs to its host "
+            f"{_shown_host(profile_host) if profile_host else ''}",
+        )
         if found.profile is None and (found.host, found.token) != before:
             found.profile = name
 
     call_token = _clean_token(token, "the token argument") if token is not None else None
-    found.offer(host, "the host argument", call_token, "the token argument")
-    offer_profile(profile, "the profile argument")
+    found.offer("call", host, "the host argument", call_token, "the token argument")
+    offer_profile("call", profile, "the profile argument")
 
     session_secret = (
         _clean_token(session_token, "the session settings") if session_token is not None else None
     )
     found.offer(
-        session_host, "%scuba_connect / %config", session_secret, "%scuba_connect / %config"
+        "session",
+        session_host,
+        "%scuba_connect / %config",
+        session_secret,
+        "%scuba_connect / %config",
     )
-    offer_profile(session_profile, "%scuba_connect / %config")
+    offer_profile("session", session_profile, "%scuba_connect / %config")
 
+    env_host = environ.get(HOST_ENV, "").strip() or None
     env_token = environ.get(TOKEN_ENV, "")
     found.offer(
-        environ.get(HOST_ENV, "").strip() or None,
+        "environment",
+        env_host,
         f"environment variable {HOST_ENV}",
         # checked only when it would be used, so a stale variable cannot block an explicit token
         _clean_token(env_token, f"environment variable {TOKEN_ENV}")
         if env_token.strip() and found.token is None
         else None,
         f"environment variable {TOKEN_ENV}",
+        belongs=f"{TOKEN_ENV} belongs to {HOST_ENV}={env_host}",
     )
     offer_profile(
-        environ.get(PROFILE_ENV, "").strip() or None, f"environment variable {PROFILE_ENV}"
+        "environment",
+        environ.get(PROFILE_ENV, "").strip() or None,
+        f"environment variable {PROFILE_ENV}",
     )
 
     named = profile or session_profile or environ.get(PROFILE_ENV, "").strip()
@@ -464,7 +545,7 @@ def resolve_connection(
     # profile's token is not sent to another profile's host
     if not named and (found.host is None or found.token is None):
         _, default = profiles_file.load()
-        offer_profile(default, f"default_profile in {profiles_file.path}")
+        offer_profile("default", default, f"default_profile in {profiles_file.path}")
 
     if found.host is None:
         raise ConfigError(
@@ -482,4 +563,5 @@ def resolve_connection(
         profile=found.profile,
         token_source=found.token_source if found.token is not None else "none",
         host_source=found.host_source,
+        token_note=found.token_note if found.token is None else "",
     )

@@ -243,6 +243,12 @@ def _status_text(status: int) -> str:
         return f"HTTP {status}"
 
 
+# A server message that already says when to retry ("Retry after 1 s", "try again in 30
+# seconds"), or at least to retry: the advice is not repeated after it.
+_SAYS_WHEN_TO_RETRY = re.compile(r"\b(retry|try again)\b[^.]*?\b(after|in|at)\b\W*\d", re.I)
+_SAYS_TO_RETRY = re.compile(r"\b(retry|try again)\b", re.I)
+
+
 def retry_advice(retry_after: float | None) -> str:
     """Say when a rate-limited request may be retried."""
     if retry_after is None:
@@ -316,9 +322,15 @@ def error_from_response(
             **common,
         )
     if status == 429:
+        told = server_message or ""
+        # said once: the server's own "Retry after 1 s." is not followed by ours
+        repeats = _SAYS_WHEN_TO_RETRY.search(told) or (
+            retry_after is None and _SAYS_TO_RETRY.search(told)
+        )
+        advice = "" if repeats else " " + retry_advice(retry_after)
         return RateLimitError(
-            f"Scuba's request limit for this token was reached ({_status_text(status)}){said} "
-            + retry_advice(retry_after),
+            f"Scuba's request limit for this token was reached ({_status_text(status)}){said}"
+            + advice,
             retry_after=retry_after,
             **common,
         )

@@ -20,7 +20,13 @@ import pytest
 from recording_server import RecordedRequest, RecordingServer, Reply
 
 import scuba_magic
-from scuba_magic.client import CHART_TYPES, ExploreLink, ScubaClient, parse_retry_after
+from scuba_magic.client import (
+    CHART_TYPES,
+    ExploreLink,
+    ScubaClient,
+    parse_retry_after,
+    validate_rid,
+)
 from scuba_magic.errors import (
     AuthError,
     ConfigError,
@@ -210,7 +216,23 @@ def test_invalid_query_arguments_send_nothing(
     assert server.requests == []
 
 
-@pytest.mark.parametrize("rid", ["R9372", "9372", "r", "r12x", " ", "r-1"])
+def test_client_speaks_the_protocol_vocabulary() -> None:
+    from scuba_magic import client, protocol
+
+    # one definition, shared with the emulator: the client re-exports it for older imports
+    assert client.CHART_TYPES is protocol.CHART_TYPES
+    assert client.RESULT_FORMATS is protocol.RESULT_FORMATS
+    assert client.RETURN_TYPES is protocol.RETURN_TYPES
+
+
+@pytest.mark.parametrize("rid", ["r1", " r9372\n", "r" + "9" * 18])
+def test_rid_forms_accepted(rid: str) -> None:
+    assert validate_rid(rid) == rid.strip()
+
+
+@pytest.mark.parametrize(
+    "rid", ["R9372", "9372", "r", "r12x", " ", "r-1", "r\u0661", "r" + "9" * 19]
+)
 def test_rid_message_shows_the_expected_form(client: ScubaClient, rid: str) -> None:
     with pytest.raises(RequestValidationError, match="the letter r followed by digits, e.g. r9372"):
         client.query(rid=rid)
@@ -253,6 +275,59 @@ def test_prepare_request_checks_return_type_and_chart_options(client: ScubaClien
         "return_type": "explore_url",
         "chart_options": {"type": "BAR", "name": "n"},
     }
+
+
+@pytest.mark.parametrize(
+    ("chart_type", "chart_name", "expected"),
+    [
+        (None, None, {"type": "TIME"}),
+        ("sankey", None, {"type": "SANKEY"}),
+        (None, "Plays", {"type": "TIME", "name": "Plays"}),
+        ("Table", "Weekly plays", {"type": "TABLE", "name": "Weekly plays"}),
+    ],
+)
+def test_prepare_request_builds_chart_options_from_type_and_name(
+    server: RecordingServer,
+    client: ScubaClient,
+    chart_type: str | None,
+    chart_name: str | None,
+    expected: dict,
+) -> None:
+    # callers (magics, CLI) pass their two option values as they are; the type defaults to TIME
+    prepared = client.prepare_request(
+        rid="r7", return_type="explore_url", chart_type=chart_type, chart_name=chart_name
+    )
+    assert prepared.body == {
+        "query_response_id": "r7",
+        "return_type": "explore_url",
+        "chart_options": expected,
+    }
+    # the dry run shows exactly what explore_url sends
+    server.default = Reply(200, {"url": f"{server.url}/explorer/r8"})
+    client.explore_url(rid="r7", chart_type=chart_type, chart_name=chart_name)
+    assert only_request(server).json() == prepared.body
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"chart_type": "bar"}, "chart_type applies to explore links only"),
+        ({"chart_name": "n"}, "chart_name applies to explore links only"),
+        ({"chart_type": "bar", "chart_name": "n"}, "chart_type and chart_name apply"),
+        ({"return_type": "explore_url", "chart_type": "pie"}, "Unknown chart type 'pie'"),
+        ({"return_type": "explore_url", "chart_name": 7}, "chart name must be a string"),
+        (
+            {"return_type": "explore_url", "chart_type": "bar", "chart_options": {"type": "bar"}},
+            "Give chart_type or chart_options, not both",
+        ),
+    ],
+)
+def test_prepare_request_checks_chart_type_and_name(
+    client: ScubaClient, kwargs: dict, fragment: str
+) -> None:
+    with pytest.raises(RequestValidationError) as info:
+        client.prepare_request(BQL, **kwargs)
+    assert fragment in str(info.value)
 
 
 # dry run
@@ -491,6 +566,24 @@ def test_too_long_retry_after_is_reported_not_slept(
     assert "daily limit" in str(info.value)
     assert "Retry after 3600 s (at " in str(info.value)
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Rate limit exceeded for this token. Retry after 3600 s.", "Rate limit exceeded."],
+)
+def test_rate_limit_message_says_when_to_retry_once(
+    server: RecordingServer, client: ScubaClient, message: str
+) -> None:
+    # whether or not the server's own message says when, the user reads it once
+    server.default = Reply(
+        429, {"error": "rate_limited", "message": message}, headers={"Retry-After": "3600"}
+    )
+    with pytest.raises(RateLimitError) as info:
+        client.query(rid="r1", result_format="DEFAULT")
+    text = str(info.value)
+    assert text.lower().count("retry after 3600 s") == 1, text
+    assert info.value.retry_after == 3600
 
 
 def test_retry_after_as_http_date(server: RecordingServer, client: ScubaClient) -> None:

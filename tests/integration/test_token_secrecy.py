@@ -6,11 +6,13 @@ back, as a careless proxy or server might, to prove the client redacts what it q
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from recording_server import RecordingServer, Reply
@@ -209,3 +211,100 @@ def test_a_successful_exchange_logs_at_debug_without_the_token(
     assert "scuba_magic" in loggers
     assert any(name.startswith("urllib3") for name in loggers)
     assert any("-> 200" in record.getMessage() for record in debug_logs.records)
+
+
+def verbose_traceback(exc: BaseException) -> str:
+    """The traceback as IPython's ``%xmode Verbose`` shows it: every frame's local variables."""
+    return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+
+
+def raised_by(call: object) -> ScubaError:
+    """The ScubaError ``call`` raises, caught in a frame whose local variables hold no secret.
+
+    (The test's own frame holds the token in its parameters, and a traceback rendered with
+    local variables starts at the frame that caught the exception.)
+    """
+    try:
+        call()  # type: ignore[operator]
+    except ScubaError as exc:
+        return exc
+    raise AssertionError("expected a ScubaError")
+
+
+def assert_no_transport_exception_chained(exc: BaseException) -> None:
+    # the requests/urllib3 exceptions keep the prepared request (headers and all) in their
+    # frames and attributes; nothing of theirs may hang off the error the user gets
+    assert exc.__cause__ is None
+    assert exc.__context__ is None or exc.__suppress_context__
+    rendered = verbose_traceback(exc)
+    assert "During handling of the above exception" not in rendered
+    assert "The above exception was the direct cause" not in rendered
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply(200, delay=5), id="read-timeout"),
+        pytest.param(Reply(reset=True), id="reset"),
+        pytest.param(Reply(200, b'{"rows": [[1, 2]]}', truncate_to=4), id="reset-mid-body"),
+        pytest.param(Reply(401, ECHO_JSON), id="401"),
+        pytest.param(Reply(404, ECHO_HTML), id="404"),
+        pytest.param(Reply(429, ECHO_JSON, headers={"Retry-After": "1"}), id="429"),
+        pytest.param(Reply(500, ECHO_JSON), id="500"),
+        pytest.param(Reply(503, ECHO_HTML), id="503"),
+        pytest.param(Reply(302, headers={"Location": "/login"}), id="redirect"),
+        pytest.param(Reply(200, ECHO_HTML, headers={"Content-Type": "text/html"}), id="not-json"),
+    ],
+)
+def test_tracebacks_with_local_variables_keep_the_token_out(
+    server: RecordingServer, reply: Reply
+) -> None:
+    server.default = reply
+    client = ScubaClient(server.url, token=TOKEN, max_retries=1, backoff=0.01, max_retry_after=5)
+    error = raised_by(lambda: client.query(rid="r1", result_format="DEFAULT", timeout=0.5))
+    assert server.requests[0].header("Authorization") == f"Token {TOKEN}"
+    assert_secret_free(verbose_traceback(error))
+    assert_no_transport_exception_chained(error)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "call"),
+    [
+        (ECHO_HTML, "text/html", lambda client: client.query(BQL)),
+        (ECHO_HTML, "text/plain", lambda client: client.query(BQL, result_format="CSV")),
+        (f'oops {TOKEN} "unclosed'.encode(), "text/plain", lambda client: client.query(BQL)),
+        (json.dumps({"unexpected": TOKEN}).encode(), "application/json", lambda c: c.query(BQL)),
+        (json.dumps({"link": TOKEN}).encode(), "application/json", lambda c: c.explore_url(BQL)),
+    ],
+    ids=["html", "csv", "broken-json", "unexpected-json", "explore-without-url"],
+)
+def test_unreadable_answers_tracebacks_with_local_variables_keep_the_token_out(
+    server: RecordingServer, body: bytes, content_type: str, call: Any
+) -> None:
+    # the body echoes the token; the client's frames in the traceback must not hold it
+    server.default = Reply(200, body, headers={"Content-Type": content_type})
+    client = ScubaClient(server.url, token=TOKEN, max_retries=0)
+    error = raised_by(lambda: call(client))
+    assert_secret_free(verbose_traceback(error), str(error))
+
+
+def test_transport_errors_still_say_why_in_words(server: RecordingServer) -> None:
+    client = ScubaClient(server.url, token=TOKEN, max_retries=0)
+    server.default = Reply(200, delay=5)
+    error = raised_by(lambda: client.query(rid="r1", result_format="DEFAULT", timeout=0.5))
+    assert "within the read timeout of 0.5 s" in str(error)
+    server.default = Reply(200, b'{"rows": [[1, 2]]}', truncate_to=4)
+    error = raised_by(lambda: client.query(rid="r1", result_format="DEFAULT"))
+    assert "broke while the answer was arriving" in str(error)
+    assert "IncompleteRead" in str(error)
+
+
+def test_connection_refused_traceback_with_local_variables_keeps_the_token_out() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = ScubaClient(f"http://127.0.0.1:{port}", token=TOKEN, max_retries=1, backoff=0.01)
+    error = raised_by(lambda: client.query(rid="r1", result_format="DEFAULT"))
+    assert "Could not connect" in str(error)
+    assert_secret_free(verbose_traceback(error))
+    assert_no_transport_exception_chained(error)

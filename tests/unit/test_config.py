@@ -149,6 +149,12 @@ def test_normalize_host_does_not_echo_credentials() -> None:
         ("128.0.0.1", False),
         ("my_cluster.scuba.io", False),
         ("localhost.evil.com", False),
+        # only the name localhost itself: *.localhost is up to the resolver
+        ("foo.localhost", False),
+        ("http://app.localhost:8123", False),
+        ("evil.localhost.", False),
+        ("127.255.255.254", True),
+        ("http://[::1]", True),
         ("http://127.0.0.1.evil.com", False),
     ],
 )
@@ -279,6 +285,118 @@ def test_bad_host_names_its_source(environ: dict[str, str]) -> None:
     environ["SCUBA_HOST"] = "https://x.scuba.io/v1/query"
     with pytest.raises(ConfigError, match="environment variable SCUBA_HOST"):
         resolve_connection(environ=environ)
+
+
+# a token belongs to its host
+
+
+PROD_ENV = {"SCUBA_HOST": "https://prod.example", "SCUBA_API_TOKEN": "prod-token"}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"host": "other.example"}, {"session_host": "https://other.example/"}],
+    ids=["call", "session"],
+)
+def test_env_token_is_not_paired_with_another_host(tmp_path: Path, kwargs: dict) -> None:
+    environ = {"SCUBA_MAGIC_CONFIG": str(tmp_path / "none.toml"), **PROD_ENV}
+    connection = resolve_connection(**kwargs, environ=environ)
+    assert connection.host == "https://other.example"
+    assert connection.token is None
+    assert connection.token_source == "none"
+    assert connection.token_note == (
+        "SCUBA_API_TOKEN belongs to SCUBA_HOST=https://prod.example, so it is not sent to "
+        "https://other.example"
+    )
+
+
+@pytest.mark.parametrize("host", ["prod.example", "https://PROD.example/", "prod.example."])
+def test_env_token_goes_with_the_same_host_however_written(tmp_path: Path, host: str) -> None:
+    environ = {"SCUBA_MAGIC_CONFIG": str(tmp_path / "none.toml"), **PROD_ENV}
+    connection = resolve_connection(host=host, environ=environ)
+    assert (connection.host, connection.token) == ("https://prod.example", "prod-token")
+    assert connection.token_note == ""
+
+
+def test_env_token_without_scuba_host_goes_with_any_host(tmp_path: Path) -> None:
+    environ = {"SCUBA_MAGIC_CONFIG": str(tmp_path / "none.toml"), "SCUBA_API_TOKEN": "t0k"}
+    connection = resolve_connection(host="other.example", environ=environ)
+    assert (connection.host, connection.token) == ("https://other.example", "t0k")
+
+
+def test_profile_token_is_not_paired_with_another_host(environ: dict[str, str]) -> None:
+    # the default profile (prod) and SCUBA_PROFILE hold tokens for their own hosts only
+    connection = resolve_connection(host="other.example", environ=environ)
+    assert connection.token is None
+    assert "The token of profile 'prod'" in connection.token_note
+    assert (
+        "belongs to its host https://prod.scuba.io, so it is not sent to" in connection.token_note
+    )
+    staging = {**environ, "SCUBA_PROFILE": "staging"}
+    assert resolve_connection(session_host="other.example", environ=staging).token is None
+    # a profile's own host is fine, and so is a profile named with the host at the same level
+    assert resolve_connection(host="prod.scuba.io", environ=environ).token == TOKEN
+    assert resolve_connection(host="x.example", profile="prod", environ=environ).token == TOKEN
+
+
+def test_client_says_why_the_env_token_was_not_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scuba_magic.client import ScubaClient
+
+    monkeypatch.setenv("SCUBA_MAGIC_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("SCUBA_PROFILE", raising=False)
+    for name, value in PROD_ENV.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        ScubaClient("other.example")
+    message = str(info.value)
+    assert message.startswith("No API token for https://other.example:")
+    assert "SCUBA_API_TOKEN belongs to SCUBA_HOST=https://prod.example" in message
+    assert "https://other.example/api/create_token" in message
+    assert "prod-token" not in message
+    # the same host, or an explicit token, is fine
+    assert ScubaClient("prod.example")._token == "prod-token"
+    assert ScubaClient("other.example", token="other-token")._token == "other-token"
+
+
+# a named profile must exist
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named_by"),
+    [
+        ({"profile": "typo"}, "the profile argument"),
+        ({"session_profile": "typo"}, "%scuba_connect / %config"),
+    ],
+)
+def test_unknown_profile_is_an_error_even_with_host_and_token(
+    environ: dict[str, str], kwargs: dict, named_by: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_connection(host="x.scuba.io", token="t", **kwargs, environ=environ)
+    message = str(info.value)
+    assert f"Profile 'typo' ({named_by}) is not defined in" in message
+    assert environ["SCUBA_MAGIC_CONFIG"] in message
+    assert "profiles there: hostonly, prod, staging" in message
+
+
+def test_unknown_scuba_profile_is_an_error_even_with_host_and_token(
+    environ: dict[str, str],
+) -> None:
+    environ["SCUBA_PROFILE"] = "typo"
+    with pytest.raises(ConfigError, match=r"Profile 'typo' \(environment variable SCUBA_PROFILE\)"):
+        resolve_connection(host="x.scuba.io", token="t", environ=environ)
+
+
+def test_client_with_unknown_profile_fails(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]
+) -> None:
+    from scuba_magic.client import ScubaClient
+
+    monkeypatch.setenv("SCUBA_MAGIC_CONFIG", environ["SCUBA_MAGIC_CONFIG"])
+    with pytest.raises(ConfigError, match="profiles there: hostonly, prod, staging"):
+        ScubaClient("x.scuba.io", token="t", profile="typo")
 
 
 # profiles file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from scuba_magic import errors
@@ -166,6 +168,41 @@ def test_429_says_when_to_retry() -> None:
     assert exc.retry_after == 30
     assert "limit exceeded" in str(exc)
     assert "Retry after 30 s (at " in str(exc)
+
+
+@pytest.mark.parametrize(
+    "server_says",
+    [
+        "Rate limit exceeded for this token. Retry after 1 s.",
+        "Too many requests; retry after 1 second",
+        "Slow down: try again in 1 s",
+        "Retry-After: 1",
+    ],
+)
+def test_429_says_when_to_retry_once(server_says: str) -> None:
+    body = f'{{"error": "rate_limited", "message": "{server_says}"}}'.encode()
+    exc = error_from_response(429, body, host=HOST, retry_after=1)
+    message = str(exc)
+    assert server_says.rstrip(".") in message
+    # the server's words are kept, and not followed by the same advice again
+    assert len(re.findall(r"(?i)retry|try again", message)) == 1, message
+    assert message.endswith(("(rate_limited).", server_says))
+    assert exc.retry_after == 1
+
+
+def test_429_server_saying_to_retry_without_a_time_gets_the_time() -> None:
+    body = b'{"message": "Too many requests, try again later"}'
+    exc = error_from_response(429, body, host=HOST, retry_after=30)
+    assert str(exc).startswith(
+        "Scuba's request limit for this token was reached (HTTP 429 Too Many Requests): "
+        "Too many requests, try again later. Retry after 30 s (at "
+    )
+    # and without a Retry-After header, "try again later" already is the advice
+    exc = error_from_response(429, body, host=HOST)
+    assert str(exc) == (
+        "Scuba's request limit for this token was reached (HTTP 429 Too Many Requests): "
+        "Too many requests, try again later."
+    )
 
 
 def test_429_without_retry_after_still_gives_advice() -> None:
