@@ -93,7 +93,7 @@ def _first_command(args: Sequence[str]) -> str | None:
 
 def _build_parser(*, with_serve: bool) -> argparse.ArgumentParser:
     from scuba_magic import __version__
-    from scuba_magic.client import CHART_TYPES, RESULT_FORMATS
+    from scuba_magic.protocol import CHART_TYPES, RESULT_FORMATS
 
     parser = _Parser(
         prog=PROG,
@@ -295,16 +295,17 @@ def _query_arguments(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 def _run(client: Any, args: argparse.Namespace, bql: str | None, rid: str | None) -> str:
     if args.explore:
-        chart_options = {"type": args.chart_type or "TIME"}
-        if args.chart_name is not None:
-            chart_options["name"] = args.chart_name
         if args.dry_run:
             prepared = client.prepare_request(
-                bql, rid=rid, return_type="explore_url", chart_options=chart_options
+                bql,
+                rid=rid,
+                return_type="explore_url",
+                chart_type=args.chart_type,
+                chart_name=args.chart_name,
             )
             return prepared.to_curl() + "\n"
         link = client.explore_url(
-            bql, rid=rid, chart_type=chart_options["type"], chart_name=args.chart_name
+            bql, rid=rid, chart_type=args.chart_type, chart_name=args.chart_name
         )
         return _render_link(link.url, link.rid, args.format)
     if args.dry_run:

@@ -51,23 +51,35 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, validate
 
 from scuba_magic.params import PlaceholderError, render
 from scuba_magic.progress import QueryInterrupted, run_with_progress
+from scuba_magic.protocol import CHART_TYPES, RESULT_FORMATS
 
 __all__ = ["ScubaMagics", "load_ipython_extension", "local_emulator", "unload_ipython_extension"]
 
-RESULT_FORMATS = ("JSON_POWER_BI", "CSV", "DEFAULT")
-CHART_TYPES = ("TIME", "TABLE", "SANKEY", "NUMBER", "BAR", "SUNBURST", "SCATTER")
-_RID = re.compile(r"r\d+\Z")
 _TOKEN_OPTION = re.compile(r"--?(api[-_]?)?(token|key|secret|password)\b", re.IGNORECASE)
+# the characters of base64, base64url and hex tokens (and of JWTs, whose parts are base64url)
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_\-.~]+\Z")
 _LONG_HEX = re.compile(r"[0-9a-fA-F]{32,}\Z")
+# The runs a name is made of: a capitalized or lower-case word, an acronym, a number.
+_NAME_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+# Bits of character entropy per character, minus half the mean length of the name parts:
+# names reuse the letters of a few words (low entropy, long parts), random tokens spread over
+# their alphabet and split into parts of one or two characters. Measured: realistic names
+# (plays_By_Country_2024_weekly, MyWeeklyRevenueChartQ3v2024, ...) score 1.3 to 2.8;
+# secrets.token_urlsafe(32) averages 3.9 and scores below 2.9 about 3 times in 100,000.
+_TOKEN_SCORE = 2.9
+_CHART_NAME_OPTION = "--chart-name"
 TOKEN_REFUSED = (
     "That looks like an API token typed into the magic line; it was not used. Don't paste "
     "tokens into notebooks: set SCUBA_API_TOKEN in the environment, or run "
     "%scuba_connect HOST and enter the token at its prompt."
+)
+TOKEN_IN_QUERY = (
+    "With its {placeholders} filled in, the query contains the API token; it was not sent. "
+    "Don't put tokens into queries."
 )
 
 # The embedded emulator of `%scuba_connect --local`: one per kernel, stopped at exit.
@@ -76,15 +88,31 @@ _local_lock = threading.Lock()
 
 
 def _looks_like_token(word: str) -> bool:
-    """Whether a word from a magic line looks like a pasted secret rather than a name."""
+    """Whether a word from a magic line looks like a pasted secret rather than a name.
+
+    Only long words made of token characters qualify; of those, hex strings, words with the
+    base64 marks ``+ / =`` (never in a Python or profile name; a host has a ``.``) and words
+    as random as a generated token are refused.
+    """
     if len(word) < 24 or not _TOKEN_CHARS.match(word):
         return False
     if _LONG_HEX.match(word):
         return True
-    kinds = sum(
-        bool(re.search(pattern, word)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[+/=]")
-    )
-    return kinds >= 3
+    if "." not in word and any(mark in word for mark in "+/="):
+        return True
+    return _randomness(word) >= _TOKEN_SCORE
+
+
+def _randomness(word: str) -> float:
+    """Character entropy (bits per character) minus half the mean length of the name parts."""
+    import math
+    from collections import Counter
+
+    n = len(word)
+    entropy = -sum(c / n * math.log2(c / n) for c in Counter(word).values())
+    parts = _NAME_PART.findall(word)
+    mean_part = sum(map(len, parts)) / len(parts) if parts else 0.0
+    return entropy - 0.5 * mean_part
 
 
 def _describe_owner(func: Any) -> str:
@@ -131,6 +159,49 @@ def _split_options(line: str, value_options: set[str]) -> tuple[str, str]:
     return line[:i], line[i:].strip()
 
 
+def _query_options(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that ``%%bql`` and ``%scuba_rid`` share, after their own arguments."""
+    options = [
+        argument("--profile", metavar="NAME", help="Use this profile of the profiles file."),
+        argument(
+            "--result-format",
+            metavar="FORMAT",
+            type=str.upper,
+            choices=RESULT_FORMATS,
+            help="JSON_POWER_BI (default), CSV (same DataFrame, CSV on the wire) or DEFAULT "
+            "(the parsed JSON, not a DataFrame).",
+        ),
+        argument(
+            "--explore",
+            action="store_true",
+            help="Ask for an explore URL (a chart in the Scuba UI) instead of data.",
+        ),
+        argument(
+            "--chart-type",
+            metavar="TYPE",
+            type=str.upper,
+            choices=CHART_TYPES,
+            help="Chart of the explore URL: " + ", ".join(CHART_TYPES) + " (default TIME).",
+        ),
+        argument(_CHART_NAME_OPTION, metavar="NAME", help="Title of the explore URL's chart."),
+        argument("--timeout", metavar="SECONDS", type=float, help="Read timeout for this query."),
+        argument(
+            "--dry-run",
+            action="store_true",
+            help="Show the request as a curl command and JSON body (token as "
+            "$SCUBA_API_TOKEN); send nothing.",
+        ),
+        argument("--plot", action="store_true", help="Draw the time-bucket chart at once."),
+        argument("--no-widgets", action="store_true", help="Don't show the result toolbar."),
+        argument("--quiet", action="store_true", help="Don't print the receipt line."),
+        argument("--debug", action="store_true", help="Show the full traceback of an error."),
+    ]
+    # applied last to first, as a stack of decorators written in this order would be
+    for option in reversed(options):
+        magic = option(magic)
+    return magic
+
+
 @magics_class
 class ScubaMagics(Magics):
     """Magics that run BQL and query response ids against a Scuba cluster or the emulator."""
@@ -154,9 +225,21 @@ class ScubaMagics(Magics):
         True, help="Show the result toolbar (plot, explore link) below a DataFrame."
     ).tag(config=True)
     max_groups = Int(10, help="How many groups a plot shows; the rest are cut.").tag(config=True)
+
     debug = Bool(
         False, help="Show the full traceback of an error instead of a one-line message."
     ).tag(config=True)
+
+    @validate("max_groups")
+    def _check_max_groups(self, proposal: Any) -> int:
+        # refused when set, not later at the first plot, far from the %config that caused it
+        value = proposal["value"]
+        if value < 1:
+            raise TraitError(
+                f"ScubaMagics.max_groups must be at least 1 (how many groups a plot shows), "
+                f"not {value}."
+            )
+        return value
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -178,39 +261,7 @@ class ScubaMagics(Magics):
         metavar="VAR",
         help="Store the result in this variable instead of returning it (cell form only).",
     )
-    @argument("--profile", metavar="NAME", help="Use this profile of the profiles file.")
-    @argument(
-        "--result-format",
-        metavar="FORMAT",
-        type=str.upper,
-        choices=RESULT_FORMATS,
-        help="JSON_POWER_BI (default), CSV (same DataFrame, CSV on the wire) or DEFAULT "
-        "(the parsed JSON, not a DataFrame).",
-    )
-    @argument(
-        "--explore",
-        action="store_true",
-        help="Ask for an explore URL (a chart in the Scuba UI) instead of data.",
-    )
-    @argument(
-        "--chart-type",
-        metavar="TYPE",
-        type=str.upper,
-        choices=CHART_TYPES,
-        help="Chart of the explore URL: " + ", ".join(CHART_TYPES) + " (default TIME).",
-    )
-    @argument("--chart-name", metavar="NAME", help="Title of the explore URL's chart.")
-    @argument("--timeout", metavar="SECONDS", type=float, help="Read timeout for this query.")
-    @argument(
-        "--dry-run",
-        action="store_true",
-        help="Show the request as a curl command and JSON body (token as $SCUBA_API_TOKEN); "
-        "send nothing.",
-    )
-    @argument("--plot", action="store_true", help="Draw the time-bucket chart at once.")
-    @argument("--no-widgets", action="store_true", help="Don't show the result toolbar.")
-    @argument("--quiet", action="store_true", help="Don't print the receipt line.")
-    @argument("--debug", action="store_true", help="Show the full traceback of an error.")
+    @_query_options
     @line_cell_magic
     def bql(self, line: str, cell: str | None = None) -> Any:
         """Run a BQL query and return the result as a pandas DataFrame.
@@ -256,7 +307,16 @@ class ScubaMagics(Magics):
                 args = _parse(self.bql, options)
             else:
                 self._refuse_tokens(line, cell)
-                args = _parse(self.bql, line)
+                try:
+                    args = _parse(self.bql, line)
+                except UsageError:
+                    if cell.strip():
+                        raise
+                    # argparse would only say "unrecognized arguments: count(*) from music"
+                    raise UsageError(
+                        "The query goes in the cell below %%bql (or use the line magic "
+                        "%bql <query>)."
+                    ) from None
                 query = cell
             debug = debug or args.debug
             if not query.strip():
@@ -265,6 +325,10 @@ class ScubaMagics(Magics):
                     "%%bql. Example: %bql select count(*) from foreverMusic"
                 )
             query = render(query, self.shell.user_ns).strip()
+            # a {placeholder} can bring the token in, and the query goes to the server, the
+            # dry run and df.attrs
+            if any(token in query for token in self._known_tokens()):
+                raise UsageError(TOKEN_IN_QUERY)
             return self._run(args, bql=query)
 
     # --- %scuba_rid --------------------------------------------------------------------
@@ -273,33 +337,7 @@ class ScubaMagics(Magics):
     @magic_arguments()
     @argument("rid", metavar="RID", help="The query response id, e.g. r9372.")
     @argument("var", nargs="?", metavar="VAR", help="Store the result in this variable.")
-    @argument("--profile", metavar="NAME", help="Use this profile of the profiles file.")
-    @argument(
-        "--result-format",
-        metavar="FORMAT",
-        type=str.upper,
-        choices=RESULT_FORMATS,
-        help="JSON_POWER_BI (default), CSV or DEFAULT.",
-    )
-    @argument("--explore", action="store_true", help="Ask for an explore URL instead of data.")
-    @argument(
-        "--chart-type",
-        metavar="TYPE",
-        type=str.upper,
-        choices=CHART_TYPES,
-        help="Chart of the explore URL: " + ", ".join(CHART_TYPES) + " (default TIME).",
-    )
-    @argument("--chart-name", metavar="NAME", help="Title of the explore URL's chart.")
-    @argument("--timeout", metavar="SECONDS", type=float, help="Read timeout for this query.")
-    @argument(
-        "--dry-run",
-        action="store_true",
-        help="Show the request as a curl command (token as $SCUBA_API_TOKEN); send nothing.",
-    )
-    @argument("--plot", action="store_true", help="Draw the time-bucket chart at once.")
-    @argument("--no-widgets", action="store_true", help="Don't show the result toolbar.")
-    @argument("--quiet", action="store_true", help="Don't print the receipt line.")
-    @argument("--debug", action="store_true", help="Show the full traceback of an error.")
+    @_query_options
     @line_magic
     def scuba_rid(self, line: str) -> Any:
         """Re-run a query by its query response id (the ``r9372`` in the Scuba UI's URL).
@@ -315,6 +353,8 @@ class ScubaMagics(Magics):
         API, BQL or rid, gets a rid of its own that ``%scuba_rid`` can replay. Options
         are those of ``%%bql``.
         """
+        from scuba_magic.client import validate_rid
+
         debug = self.debug
         with self._user_errors(lambda: debug):
             self._refuse_tokens(line, "")
@@ -324,12 +364,8 @@ class ScubaMagics(Magics):
             if rid.startswith("{") and rid.endswith("}"):
                 # %scuba_rid {link.rid} is not expanded by IPython (no_var_expand): a placeholder
                 rid = _rid_from_namespace(rid[1:-1].strip(), self.shell.user_ns)
-            if not _RID.match(rid):
-                raise UsageError(
-                    f"{rid!r} is not a query response id: it is the letter r followed by "
-                    "digits (e.g. r9372), shown in the browser URL after RUN in the Scuba UI."
-                )
-            return self._run(args, rid=rid)
+            # checked before the connection, so a mistyped rid is the error shown first
+            return self._run(args, rid=validate_rid(rid))
 
     # --- %scuba_connect ----------------------------------------------------------------
 
@@ -369,8 +405,10 @@ class ScubaMagics(Magics):
             args = _parse(self.scuba_connect, line)
             if args.local:
                 if args.host or args.profile:
-                    raise UsageError("--local connects to the embedded emulator: drop HOST and "
-                                     "--profile, or drop --local.")
+                    raise UsageError(
+                        "--local connects to the embedded emulator: drop HOST and "
+                        "--profile, or drop --local."
+                    )
                 emulator = _start_local_emulator()
                 self._set_connection(
                     Connection(
@@ -421,11 +459,37 @@ class ScubaMagics(Magics):
 
     def _refuse_tokens(self, words_text: str, body: str) -> None:
         """Raise ``UsageError`` if a token was typed into the magic line or the query."""
-        for word in words_text.split():
-            if _TOKEN_OPTION.match(word) or _looks_like_token(word.strip("\"'")):
-                raise UsageError(TOKEN_REFUSED)
+        self._refuse_token_like_words(words_text)
         for token in self._known_tokens():
             if token in words_text or token in body:
+                raise UsageError(TOKEN_REFUSED)
+
+    @staticmethod
+    def _refuse_token_like_words(words_text: str) -> None:
+        """Raise ``UsageError`` if a word of a magic line looks like a token (or names one)."""
+        import shlex
+
+        try:
+            # quoted values stay whole, so a chart name with spaces is one word
+            words = shlex.split(words_text, posix=True)
+        except ValueError:
+            words = words_text.split()
+        after_chart_name = False
+        for word in words:
+            if after_chart_name:
+                # a display name, free text: only a known token (checked by the caller) is
+                # refused there
+                after_chart_name = False
+                continue
+            if _TOKEN_OPTION.match(word):
+                raise UsageError(TOKEN_REFUSED)
+            if word.startswith("-"):
+                option, has_value, value = word.partition("=")
+                if option == _CHART_NAME_OPTION:
+                    after_chart_name = not has_value
+                    continue
+                word = value
+            if _looks_like_token(word.strip("\"'")):
                 raise UsageError(TOKEN_REFUSED)
 
     def _prompt_for_token(self, host: str) -> Any:
@@ -454,9 +518,15 @@ class ScubaMagics(Magics):
         return Secret(entered)
 
     def _set_connection(self, connection: Any) -> None:
-        self._connection = connection
+        """Use ``connection`` from now on; raises ``ConfigError`` if no client can use it.
+
+        The client is built here, so that a host it refuses (such as plain ``http://`` to
+        another machine) is an error at ``%scuba_connect``, not at every query after it.
+        """
         self._client = None
         self._client_key = None
+        self._client_for(connection)
+        self._connection = connection
 
     def _show_connection(self) -> None:
         from scuba_magic.config import resolve_connection
@@ -484,8 +554,8 @@ class ScubaMagics(Magics):
     def _client_for(self, connection: Any) -> Any:
         from scuba_magic.client import ScubaClient
 
-        token = connection.token
-        key = (connection.host, connection.profile, token.reveal() if token else None)
+        # the Secret itself (compared by value), so the key never holds the token as plain text
+        key = (connection.host, connection.profile, connection.token)
         if self._client is None or self._client_key != key:
             self._client = ScubaClient.from_connection(connection)
             self._client_key = key
@@ -522,8 +592,6 @@ class ScubaMagics(Magics):
             )
         if args.explore and args.result_format:
             raise UsageError("--result-format applies to data, not to --explore: drop one.")
-        if args.timeout is not None and args.timeout <= 0:
-            raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
         result_format = args.result_format or self.result_format.upper()
         chart_type = args.chart_type or "TIME"
 
@@ -543,7 +611,10 @@ class ScubaMagics(Magics):
         if args.explore:
             link, _ = run_with_progress(
                 lambda: client.explore_url(
-                    bql, rid=rid, chart_name=args.chart_name, chart_type=chart_type,
+                    bql,
+                    rid=rid,
+                    chart_name=args.chart_name,
+                    chart_type=chart_type,
                     timeout=timeout,
                 ),
                 host=client.host,
@@ -611,11 +682,12 @@ class ScubaMagics(Magics):
         self, client: Any, args: Any, *, bql: str | None, rid: str | None, result_format: str
     ) -> None:
         if args.explore:
-            chart_options: dict[str, str] = {"type": args.chart_type or "TIME"}
-            if args.chart_name:
-                chart_options["name"] = args.chart_name
             prepared = client.prepare_request(
-                bql, rid=rid, return_type="explore_url", chart_options=chart_options
+                bql,
+                rid=rid,
+                return_type="explore_url",
+                chart_type=args.chart_type,
+                chart_name=args.chart_name,
             )
         else:
             prepared = client.prepare_request(
@@ -750,11 +822,22 @@ def _start_local_emulator() -> Any:
     global _local_emulator
     with _local_lock:
         if _local_emulator is None:
-            from scuba_magic.emulator import Emulator
+            try:
+                from scuba_magic.emulator import Emulator
 
-            print("Starting the local Scuba emulator with demo data…", flush=True)
-            emulator = Emulator(demo=True, port=0)
-            emulator.start()
+                print("Starting the local Scuba emulator with demo data…", flush=True)
+                emulator = Emulator(demo=True, port=0)
+                emulator.start()
+            except ModuleNotFoundError as exc:
+                # duckdb, starlette... come with the optional "emulator" extra only
+                raise UsageError(
+                    "%scuba_connect --local needs the emulator's packages (missing: "
+                    f"{exc.name or exc}): pip install 'scuba-magic[emulator]'"
+                ) from None
+            except (OSError, ValueError, RuntimeError) as exc:
+                # a port that cannot be bound, a bad setting, a server that did not come up
+                reason = " ".join(str(exc).split())  # one line, however the error was worded
+                raise UsageError(f"The local Scuba emulator could not start: {reason}") from None
             atexit.register(emulator.stop)
             _local_emulator = emulator
         return _local_emulator

@@ -38,6 +38,7 @@ import ipywidgets as widgets
 
 from scuba_magic import plots
 from scuba_magic.errors import ScubaError
+from scuba_magic.protocol import CHART_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,8 +59,7 @@ __all__ = [
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 
-# The API's chart_options.type values, with what the Scuba UI calls them.
-CHART_TYPES = ("TIME", "TABLE", "SANKEY", "NUMBER", "BAR", "SUNBURST", "SCATTER")
+# What the Scuba UI calls the API's chart types where the names differ.
 _CHART_TYPE_LABELS = {
     "TIME": "TIME (time view)",
     "SUNBURST": "SUNBURST (pie)",

@@ -128,8 +128,12 @@ def test_unload_removes_magics_and_settings(ipython, isolated_env):
     magics = magics_of(ipython)
     ipython.extension_manager.unload_extension("scuba_magic")
     manager = ipython.magics_manager
-    for kind, name in [("line", "bql"), ("cell", "bql"), ("line", "scuba_rid"),
-                       ("line", "scuba_connect")]:
+    for kind, name in [
+        ("line", "bql"),
+        ("cell", "bql"),
+        ("line", "scuba_rid"),
+        ("line", "scuba_connect"),
+    ]:
         assert name not in manager.magics[kind]
     assert magics not in ipython.configurables
     assert "ScubaMagics" not in manager.registry
@@ -320,8 +324,9 @@ def test_plotting_an_empty_result_is_a_one_line_error_and_keeps_the_data(shell):
 
 
 def test_explore_returns_a_link_with_its_rid(shell, fresh_emulator):
-    link, _ = run(shell, f'%bql --explore --chart-type table --chart-name "By gender" '
-                         f"{COUNT_BY_GENDER}")
+    link, _ = run(
+        shell, f'%bql --explore --chart-type table --chart-name "By gender" {COUNT_BY_GENDER}'
+    )
     assert isinstance(link, ExploreLink)
     assert link.url == f"{fresh_emulator.url}/explorer/{link.rid}"
     assert re.fullmatch(r"r\d+", link.rid)
@@ -355,8 +360,12 @@ def test_bad_option_values_are_usage_errors(shell):
     assert "invalid choice: 'PIE'" in usage_error(
         shell, f"%bql --explore --chart-type pie {COUNT_BY_GENDER}"
     )
+    # the client's own check, which also refuses nan
     assert usage_error(shell, f"%bql --timeout 0 {COUNT_BY_GENDER}") == (
-        "--timeout must be a positive number of seconds, not 0.0."
+        "timeout must be a positive number of seconds, not 0.0."
+    )
+    assert usage_error(shell, f"%bql --timeout nan {COUNT_BY_GENDER}") == (
+        "timeout must be a positive number of seconds, not nan."
     )
     assert usage_error(shell, "%%bql df --chart-name 'unclosed\nselect count(*) from music") == (
         "Cannot read the magic's options (No closing quotation): check the quotes."
@@ -396,8 +405,8 @@ def test_dry_run_shows_curl_and_body_and_sends_nothing(bare_shell, monkeypatch):
 
 def test_dry_run_of_an_explore_request(shell):
     _, captured = run(
-        shell, f'%bql --dry-run --explore --chart-type sunburst --chart-name "Pie" '
-               f"{COUNT_BY_GENDER}"
+        shell,
+        f'%bql --dry-run --explore --chart-type sunburst --chart-name "Pie" {COUNT_BY_GENDER}',
     )
     body = json.loads(captured.stdout.split("JSON body:\n", 1)[1])
     assert body["return_type"] == "explore_url"
@@ -624,9 +633,10 @@ def test_rid_options(shell):
 
 
 def test_rid_errors(shell):
+    # the client's check, with its hint
     assert usage_error(shell, "%scuba_rid 9372") == (
-        "'9372' is not a query response id: it is the letter r followed by digits (e.g. "
-        "r9372), shown in the browser URL after RUN in the Scuba UI."
+        "'9372' is not a query response id: it is the letter r followed by digits, e.g. "
+        "r9372 (did you mean r9372?). Copy it from the browser URL after RUN in the Scuba UI."
     )
     message = usage_error(shell, "%scuba_rid r999999")
     assert message.startswith("Unknown query response id r999999 (HTTP 404 Not Found)")
@@ -684,9 +694,7 @@ def test_connect_where_the_frontend_cannot_prompt(bare_shell, monkeypatch):
     )
 
 
-def test_connect_without_arguments_shows_the_connection_never_the_token(
-    bare_shell, monkeypatch
-):
+def test_connect_without_arguments_shows_the_connection_never_the_token(bare_shell, monkeypatch):
     _, captured = run(bare_shell, "%scuba_connect")
     assert captured.stdout.startswith("Not connected. No Scuba host is configured.")
     monkeypatch.setenv("SCUBA_HOST", "my_cluster.scuba.io")
@@ -765,9 +773,7 @@ def test_a_kernel_sees_one_running_line_updated_then_the_receipt(bare_shell, mon
         _, captured = run(bare_shell, "%bql --result-format DEFAULT select count(*) from t")
         url = server.url
     first, *updates = captured.outputs
-    assert re.fullmatch(
-        rf"Running query on {re.escape(url)}… \d+\.\d s", first.data["text/plain"]
-    )
+    assert re.fullmatch(rf"Running query on {re.escape(url)}… \d+\.\d s", first.data["text/plain"])
     assert first.transient["display_id"]
     assert updates and all(o.update for o in updates)
     assert {o.transient["display_id"] for o in updates} == {first.transient["display_id"]}
@@ -791,3 +797,193 @@ def test_a_terminal_sees_the_running_line_rewritten_then_erased(bare_shell, monk
     blank = " " * len(written.rsplit("\r", 3)[1])
     assert written.endswith(f"\r{blank}\r")
     assert captured.stdout.startswith("0 rows in ")
+
+
+# --- tokens and names ------------------------------------------------------------------
+
+# Names a notebook uses for results, profiles and charts: long, mixed case, with digits.
+REALISTIC_NAMES = [
+    "plays_By_Country_2024_weekly",
+    "MyWeeklyRevenueChartQ3v2024",
+    "daily_active_users_by_country_v2",
+    "weekly_revenue_by_region_2024Q3",
+    "monthlyActiveUsersByPlatform",
+    "ActiveUsersPerCountryWeekly2024",
+    "retention_cohort_2024_01_to_2024_06",
+    "countOfEventsByGenderAndAge",
+    "df_plays_by_gender_last_7_days",
+    "topArtistsByCountryLast30Days",
+    "sessionLengthP95ByAppVersion",
+    "q3_2024_revenue_forecast_model_v17",
+    "UserEngagementScoreByCohortV2",
+    "averagePlayDurationSecondsByGenre",
+    "abTestVariantB_conversion_uplift_2024_09",
+    "hourly_p99_latency_by_endpoint_us_east_1",
+    "deviceTypeBreakdownForMobileUsersQ4",
+    "HTTP5xxErrorRateByServiceAndRegion",
+    "userIDsWithMoreThan10PlaysPerDay",
+    "top10ArtistsIn2024ByPlayCountUS",
+    "ABTestResultsQ3FY2024ByRegionEMEA",
+    "eventsPerSecondP99LatencyMsV3Build42",
+    "p95_ms_by_os_v2_ios_and_android",
+    "avg_ms_p50_p90_p99_by_os_and_app_v2",
+    "analytics-production-eu.scuba.io",
+]
+
+
+def random_tokens(kind: str, count: int = 500) -> list[str]:
+    """``count`` tokens as ``secrets`` and ``base64`` make them, from a seeded generator.
+
+    Seeded so the test is the same on every run: about 3 in 100,000 url-safe tokens are
+    plain enough to pass as names (see ``_TOKEN_SCORE``), which a run of 500 fresh ones
+    would hit now and then.
+    """
+    import base64
+    import random
+
+    rng = random.Random(f"tokens-{kind}")
+    make = {
+        # secrets.token_urlsafe(32), token_hex(32) and a base64-encoded 32-byte key
+        "urlsafe": lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+        "hex": lambda raw: raw.hex(),
+        "base64": lambda raw: base64.b64encode(raw).decode(),
+    }[kind]
+    return [make(rng.randbytes(32)) for _ in range(count)]
+
+
+@pytest.mark.parametrize("kind", ["urlsafe", "hex", "base64"])
+def test_generated_tokens_look_like_tokens(kind):
+    from scuba_magic.magics import _looks_like_token
+
+    missed = [token for token in random_tokens(kind) if not _looks_like_token(token)]
+    assert missed == []
+
+
+def test_realistic_names_do_not_look_like_tokens():
+    from scuba_magic.magics import _looks_like_token
+
+    assert [name for name in REALISTIC_NAMES if _looks_like_token(name)] == []
+
+
+def test_long_mixed_case_names_work_as_var_profile_and_chart_name(shell, isolated_env):
+    value, _ = run(shell, f"%%bql plays_By_Country_2024_weekly --quiet\n{COUNT_BY_GENDER}")
+    assert value is None
+    assert len(shell.user_ns["plays_By_Country_2024_weekly"]) == 3
+    _, captured = run(
+        shell,
+        f"%bql --dry-run --explore --chart-name MyWeeklyRevenueChartQ3v2024 {COUNT_BY_GENDER}",
+    )
+    body = json.loads(captured.stdout.split("JSON body:\n", 1)[1])
+    assert body["chart_options"]["name"] == "MyWeeklyRevenueChartQ3v2024"
+    # an option's value after "=" is a name like any other
+    message = usage_error(
+        shell, f"%bql --profile=daily_active_users_by_country_v2 {COUNT_BY_GENDER}"
+    )
+    assert "daily_active_users_by_country_v2" in message and "profile" in message
+
+
+def test_a_chart_name_is_free_text_but_never_the_token(shell, fresh_emulator):
+    # a display name may hold anything a title holds, even something token-shaped...
+    _, captured = run(
+        shell,
+        '%bql --dry-run --explore --chart-name "Plays aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY" '
+        f"{COUNT_BY_GENDER}",
+    )
+    assert "JSON body:" in captured.stdout
+    # ...but not the session's token
+    message = usage_error(
+        shell, f'%bql --explore --chart-name "{fresh_emulator.token}" {COUNT_BY_GENDER}'
+    )
+    assert message.startswith("That looks like an API token typed into the magic line")
+
+
+def test_a_placeholder_holding_the_token_is_refused_before_anything_shows_it(shell, fresh_emulator):
+    shell.user_ns["who"] = fresh_emulator.token
+    with capture_output() as captured, pytest.raises(UsageError) as info:
+        shell.run_cell("%%bql --dry-run\nselect count(* where user = {who}) from music")
+    assert str(info.value) == (
+        "With its {placeholders} filled in, the query contains the API token; it was not "
+        "sent. Don't put tokens into queries."
+    )
+    assert fresh_emulator.token not in captured.stdout
+    assert "_bql" not in shell.user_ns
+
+
+def test_the_client_cache_does_not_hold_the_token_as_text(shell, fresh_emulator):
+    run(shell, f"%bql --quiet {COUNT_BY_GENDER}")
+    magics = magics_of(shell)
+    assert magics._client is not None
+    assert fresh_emulator.token not in repr(vars(magics))
+
+
+# --- more usage errors -----------------------------------------------------------------
+
+
+def test_a_query_on_the_cell_magic_line_says_where_it_goes(shell):
+    # blank lines below the magic line reach %%bql (with none, IPython itself says the cell
+    # body is empty and suggests %bql)
+    assert usage_error(shell, "%%bql select count(*) from music\n\n") == (
+        "The query goes in the cell below %%bql (or use the line magic %bql <query>)."
+    )
+    # with a query in the cell, a bad line is still argparse's error
+    assert "unrecognized arguments" in usage_error(
+        shell, f"%%bql df extra words\n{COUNT_BY_GENDER}"
+    )
+
+
+def test_max_groups_must_be_positive(bare_shell):
+    from traitlets import TraitError
+
+    magics = magics_of(bare_shell)
+    for bad in (0, -3):
+        with pytest.raises(TraitError) as info:
+            magics.max_groups = bad
+        assert str(info.value) == (
+            f"ScubaMagics.max_groups must be at least 1 (how many groups a plot shows), not {bad}."
+        )
+    magics.max_groups = 1
+    assert magics.max_groups == 1
+
+
+# --- %scuba_connect: refused hosts and the local emulator ---------------------------------
+
+
+def test_connect_to_plain_http_elsewhere_is_refused_at_connect(bare_shell, monkeypatch):
+    monkeypatch.setenv("SCUBA_API_TOKEN", "a-token-for-the-refused-host")
+    with capture_output() as captured, pytest.raises(UsageError) as info:
+        bare_shell.run_cell("%scuba_connect http://example.com")
+    message = str(info.value)
+    assert message.startswith("Refusing to send the API token over plain http:// to ")
+    assert "\n" not in message
+    assert "Connected" not in captured.stdout
+    # the session's connection was not changed
+    assert magics_of(bare_shell)._connection is None
+
+
+@pytest.fixture
+def no_local_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No emulator started by an earlier %scuba_connect --local in this process."""
+    monkeypatch.setattr("scuba_magic.magics._local_emulator", None)
+
+
+def test_connect_local_without_the_emulator_packages(bare_shell, monkeypatch, no_local_emulator):
+    # what a missing package looks like to an import
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    assert usage_error(bare_shell, "%scuba_connect --local") == (
+        "%scuba_connect --local needs the emulator's packages (missing: duckdb): "
+        "pip install 'scuba-magic[emulator]'"
+    )
+    assert magics_of(bare_shell)._connection is None
+
+
+def test_connect_local_when_the_emulator_cannot_start(bare_shell, monkeypatch, no_local_emulator):
+    from scuba_magic.emulator import Emulator
+
+    def no_port(self: Any) -> Any:
+        raise OSError("[Errno 98] Address already in use\n(while binding)")
+
+    monkeypatch.setattr(Emulator, "start", no_port)
+    assert usage_error(bare_shell, "%scuba_connect --local") == (
+        "The local Scuba emulator could not start: [Errno 98] Address already in use "
+        "(while binding)"
+    )

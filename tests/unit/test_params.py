@@ -74,6 +74,7 @@ def test_non_finite_numbers_are_refused(value):
 
 def test_numpy_scalars_are_numbers():
     import numpy as np
+
     assert to_bql_literal(np.int64(7)) == "7"
     assert to_bql_literal(np.float32(0.5)) == "0.5"
 
@@ -192,8 +193,9 @@ def test_escaped_quotes_inside_strings_do_not_end_them():
 
 def test_timezone_clause_inside_a_string_is_not_the_query_time_zone():
     moment = dt.datetime(2021, 1, 8, 12, 0, tzinfo=dt.timezone.utc)
-    out = render('select count(* where a = "timezone Asia/Tokyo") from t between {m} and now',
-                 {"m": moment})
+    out = render(
+        'select count(* where a = "timezone Asia/Tokyo") from t between {m} and now', {"m": moment}
+    )
     assert out.endswith("between 2021-01-08 12:00:00 and now")
 
 
