@@ -7,24 +7,33 @@ JSON_POWER_BI and CSV bodies holding the same rows give the same DataFrame:
 - then ``start_time_N`` / ``end_time_N`` (any ``N``, ordered by ``N``), converted from epoch
   milliseconds to timezone-aware datetimes (``datetime64[ms, UTC]``, or the query's
   ``timezone``);
-- then the measures: a measure whose values are all whole numbers becomes ``int64`` (``Int64``
-  when it has missing values), any other ``float64``. The rule looks at the values, because
-  counts may arrive as ``31128.0`` and an aliased count's label does not say it is one; so an
-  average that happens to be whole in every row is an integer too;
+- then the measures. With a shape, its counts (``count_measures``: ``count(*)``,
+  ``count(* where ...)``, ``count(* on Actor<a>)``, ``count_unique(x)``, and any measure
+  labelled ``count of events``) become ``int64`` (``Int64`` when values are missing), even when
+  they arrive as ``31128.0``; every other measure is ``float64``, so an average that happens to be
+  whole in every row keeps the dtype it has on other runs. Without a shape, and for keys the
+  shape does not name, the values decide: a measure whose values are all whole numbers becomes
+  ``int64`` (``Int64`` with missing values), any other ``float64``, because such an answer
+  carries no types: counts may arrive as ``31128.0`` and an aliased count's label does not say
+  it is one. So there an average that is whole in every row is an integer too;
 - keys the query's shape does not name are kept, after these, typed by their values.
 
 An empty result (``[]``, an empty body, a CSV header alone) is an empty DataFrame with the
 columns the shape names (groups, ``start_time_0``, ``end_time_0``, measures), typed as above.
 
-Without a shape (a query response id), columns are recognised by their values: strings are
-groups, numbers are measures, and ``measure N`` / ``count of events`` / ``count(...)`` labels
-are measures even when empty. A CSV body has no types, so there a group whose values all look
-like numbers (``"001"``, ``"10"``) cannot be told from a measure and is read as a measure; pass a
-shape (every BQL query has one) to keep such groups as text.
+Without a shape (a query response id), JSON columns are recognised by their values: strings
+are groups, numbers are measures, and ``measure N`` / ``count of events`` / ``count(...)`` labels
+are measures even when empty. A CSV body has no types, so there the column order tells: see the
+CSV contract below.
 
-CSV conventions (the API leaves CSV undocumented): RFC 4180 with a header row; an *unquoted*
-empty field is a missing value, a quoted empty field ``""`` is the empty string. Nothing else
-(``NA``, ``null``, ``NaN``) is read as missing, and group values are never converted.
+CSV contract (the API leaves CSV undocumented; the emulator writes exactly this): RFC 4180 with a
+header row naming groups, then ``start_time_N`` / ``end_time_N``, then measures, in that order.
+Without a shape, the columns before the first time column are groups and read as text (a group
+of ``"001"`` or ``"10"`` stays text, as JSON has it), except a ``measure N`` / ``count of
+events`` / ``count(...)`` label; the columns after it are recognised by their values as in JSON.
+A body without time columns is recognised by its values throughout. An *unquoted* empty field is
+a missing value, a quoted empty field ``""`` is the empty string. Nothing else (``NA``,
+``null``, ``NaN``) is read as missing, and group values are never converted.
 
 Decoding is built for large bodies: a compact JSON array is read by pyarrow's multithreaded JSON
 reader after turning the row separators ``},{`` into new lines, block by block (a ``},{``
@@ -40,6 +49,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scuba_magic.errors import ResponseError
+from scuba_magic.protocol import RESULT_FORMATS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,13 +57,12 @@ if TYPE_CHECKING:
 
 __all__ = ["RESULT_FORMATS", "from_csv", "from_power_bi", "is_time_column", "to_dataframe"]
 
-RESULT_FORMATS = ("JSON_POWER_BI", "CSV", "DEFAULT")
-
 _TIME_COLUMN = re.compile(r"(start|end)_time_([0-9]+)\Z")
 # Labels that name a measure even when no value shows it: the UI's "measure 1", "measure 2"...,
 # the label of an unaliased count(*), and unaliased counts labelled by their BQL text.
 _MEASURE_LABEL = re.compile(r"measure [0-9]+\Z|count of events\Z|count(_unique)?\s*\(")
 _COUNT_LABEL = re.compile(r"count of events\Z|count(_unique)?\s*\(")
+_COUNT_OF_EVENTS = "count of events"
 _WHITESPACE = b" \t\r\n"
 # Shown in errors: enough of a body to recognise it, short enough for one line.
 _EXCERPT_CHARS = 120
@@ -71,6 +80,8 @@ class QueryShape(Protocol):
     groups: Sequence[str]
     timezone: str | None
     has_time_series: bool
+    # read with getattr: a shape without it names no counts but "count of events"
+    count_measures: Sequence[str]
 
 
 def is_time_column(name: str) -> bool:
@@ -403,8 +414,9 @@ def _read_csv(body: bytes, shape: QueryShape | None) -> pa.Table:
     start, end = _content_span(body)
     if start == end:
         return pa.table({})
+    text_columns = shape.groups if shape else _csv_leading_groups(body, start, end)
     convert = pcsv.ConvertOptions(
-        column_types={name: pa.string() for name in (shape.groups if shape else ())},
+        column_types={name: pa.string() for name in text_columns},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
@@ -422,6 +434,20 @@ def _read_csv(body: bytes, shape: QueryShape | None) -> pa.Table:
             f"The CSV answer could not be read ({message}); it starts with {_excerpt(body)}. "
             "Check the host, or ask for result_format='JSON_POWER_BI'."
         ) from None
+
+
+def _csv_leading_groups(body: bytes, start: int, end: int) -> list[str]:
+    """The header's names before its first time column, but measure labels (the CSV contract)."""
+    import csv
+
+    # the header ends at the first line break outside quotes (a name may hold one)
+    cut = body.find(b"\n", start, end)
+    while cut >= 0 and body.count(b'"', start, cut) % 2:
+        cut = body.find(b"\n", cut + 1, end)
+    header = body[start : end if cut < 0 else cut].decode("utf-8", "replace").rstrip("\r")
+    names = next(csv.reader([header]), [])
+    first_time = next((i for i, name in enumerate(names) if is_time_column(name)), 0)
+    return [name for name in names[:first_time] if not _MEASURE_LABEL.match(name)]
 
 
 # Arrow table -> DataFrame
@@ -465,12 +491,15 @@ def _build_frame(
     tz = shape.timezone if shape is not None else None
     for name in times:
         columns[name] = _time_series(name, present.get(name), table.num_rows, tz)
+    # a shape says which measures are counts; without one, the values decide
+    counts = None if shape is None else {*getattr(shape, "count_measures", ()), _COUNT_OF_EVENTS}
     for name in measures:
-        columns[name] = _measure_series(name, present.get(name), table.num_rows)
+        rule = "values" if counts is None else "count" if name in counts else "float"
+        columns[name] = _measure_series(name, present.get(name), table.num_rows, rule=rule)
     for name in extra_groups:
         columns[name] = _group_series(present[name], table.num_rows)
     for name in extra_measures:
-        columns[name] = _measure_series(name, present[name], table.num_rows)
+        columns[name] = _measure_series(name, present[name], table.num_rows, rule="values")
     for name in others:
         columns[name] = _other_series(name, present[name])
     frame = pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
@@ -547,14 +576,20 @@ def _time_series(name: str, column: Any, rows: int, tz: str | None) -> pd.Series
     return series
 
 
-def _measure_series(name: str, column: Any, rows: int) -> pd.Series:
+def _measure_series(name: str, column: Any, rows: int, *, rule: str) -> pd.Series:
+    """A measure column, typed by ``rule``.
+
+    ``"float"``: always ``float64``. ``"count"``: integers (``float64`` only if a value is not
+    whole, which a count's never is). ``"values"``: integers when every value is whole, else
+    ``float64``; a column with no values at all is an integer one when its label is a count's.
+    """
     import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if column is None or pa.types.is_null(column.type):
-        if _COUNT_LABEL.match(name):
+        if rule == "count" or (rule == "values" and _COUNT_LABEL.match(name)):
             if rows == 0:
                 return pd.Series(np.zeros(0, dtype=np.int64), copy=False)
             return pd.Series(pd.array([pd.NA] * rows, dtype="Int64"), copy=False)
@@ -568,6 +603,9 @@ def _measure_series(name: str, column: Any, rows: int) -> pd.Series:
         pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
     ):
         return _other_series(name, column)
+    if rule == "float":
+        values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        return pd.Series(values.astype(np.float64, copy=False), copy=False)
     if pa.types.is_signed_integer(column.type):
         whole = column.cast(pa.int64()).fill_null(0).to_numpy()
         if column.null_count:

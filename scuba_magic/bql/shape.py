@@ -29,12 +29,16 @@ class QueryShape:
             the syntax tree but does not rename the group).
         timezone: the ``timezone`` clause's name, or ``None`` (UTC).
         has_time_series: whether the query has ``for every`` (one row per time bucket).
+        count_measures: the labels of the measures that are counts, whose values are whole
+            numbers: a bare ``count(*)`` (with or without ``where`` / ``on Actor<a>``) or
+            ``count_unique(x)``, not arithmetic on them such as ``count(*) / 2``.
     """
 
     measures: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     timezone: str | None = None
     has_time_series: bool = False
+    count_measures: tuple[str, ...] = ()
 
 
 def describe(query: str | ast.Query) -> QueryShape:
@@ -54,12 +58,20 @@ def describe(query: str | ast.Query) -> QueryShape:
     elif not isinstance(query, ast.Query):
         raise TypeError(f"describe() takes BQL text or a Query, not {type(query).__name__}")
     groups = [expr_label(expr) for level in query.effective_group_levels() for expr in level.exprs]
+    measures = query.aggregate_measures()
     return QueryShape(
-        measures=[measure_label(m) for m in query.aggregate_measures()],
+        measures=[measure_label(m) for m in measures],
         groups=groups,
         timezone=query.timezone,
         has_time_series=query.time_series is not None,
+        count_measures=tuple(measure_label(m) for m in measures if is_count(m)),
     )
+
+
+def is_count(measure: ast.Measure) -> bool:
+    """Whether a measure is a count (whole numbers): ``count(...)`` or ``count_unique(...)``."""
+    expr = measure.expr
+    return isinstance(expr, ast.Aggregate) and expr.func in ("count", "count_unique")
 
 
 def measure_label(measure: ast.Measure) -> str:

@@ -59,7 +59,8 @@ class Emulator:
         port: TCP port; 0 picks a free one.
         host: address to bind; anything but loopback needs ``allow_remote=True``.
         tokens: accepted API tokens; None generates one (see :attr:`token`).
-        now: the time BQL's ``now`` means (and the demo data ends at); None uses the clock.
+        now: the time BQL's ``now`` means (and the demo data ends at): a datetime or ISO 8601
+            text such as ``"2026-01-01T00:00:00Z"`` (naive = UTC); None uses the clock.
         state_dir: directory that keeps rids and created tokens across restarts; None keeps them
             in memory only.
         tables: user tables, name -> path of a Parquet, CSV or JSON-lines file.
@@ -81,7 +82,7 @@ class Emulator:
         port: int = 0,
         host: str = "127.0.0.1",
         tokens: list[str] | None = None,
-        now: datetime | None = None,
+        now: datetime | str | None = None,
         state_dir: str | os.PathLike[str] | None = None,
         tables: Mapping[str, str | os.PathLike[str]] | None = None,
         query_timeout: float = 30.0,
@@ -369,8 +370,25 @@ class Emulator:
         self.engine = None
 
 
-def _as_utc(value: datetime) -> datetime:
-    """A naive datetime is taken as UTC; an aware one is converted to UTC."""
+def _as_utc(value: datetime | str) -> datetime:
+    """A naive datetime is taken as UTC; an aware one is converted to UTC; text is ISO 8601."""
+    if isinstance(value, str):
+        text = value.strip()
+        # fromisoformat takes a trailing Z only from Python 3.11 on
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"now={value!r} is not an ISO 8601 time; pass a datetime or text such as "
+                "'2026-01-01T00:00:00Z'."
+            ) from None
+    elif not isinstance(value, datetime):
+        raise TypeError(
+            f"now must be a datetime or ISO 8601 text such as '2026-01-01T00:00:00Z', "
+            f"not {type(value).__name__}."
+        )
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)

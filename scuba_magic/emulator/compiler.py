@@ -49,6 +49,7 @@ Choices where design.md section 7 is silent (pinned in the tests):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from scuba_magic.bql import ast
@@ -72,6 +73,32 @@ MAX_BUCKETS = 100_000
 """Largest number of time buckets a query may ask for."""
 
 _FIXED_COLUMNS = ("start_time_0", "end_time_0")
+# DuckDB's text for a refusal the compiled SQL raises itself with error(); it has no quote, so
+# it can stand inside a SQL string literal
+_REFUSAL = re.compile(r"(?:[A-Za-z ]+ Error: )?(the query asks for [0-9]+ time buckets, .*)\Z")
+
+
+def _too_many_buckets(count: str) -> str:
+    return (
+        f"the query asks for {count} time buckets, more than the {MAX_BUCKETS} allowed; use a "
+        "coarser resolution or a shorter range"
+    )
+
+
+def refusal_of(duckdb_message: str) -> str | None:
+    """The message of a refusal raised by the compiled SQL itself, or None for other failures.
+
+    A limit that depends on the data (the bucket count of a range starting at the first event)
+    is checked by the SQL; DuckDB reports it as an error prefixed with its own error class.
+
+    Args:
+        duckdb_message: the first line of DuckDB's error.
+
+    Returns:
+        The refusal's message as the compiler would word it, without DuckDB's prefix.
+    """
+    match = _REFUSAL.match(duckdb_message.strip())
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -209,11 +236,7 @@ class _QueryCompiler:
         if start_us is not None and end_us is not None:
             buckets = -(-(end_us - start_us) // every)
             if buckets > MAX_BUCKETS:
-                raise CompileError(
-                    f"the query asks for {buckets} time buckets, more than the {MAX_BUCKETS} "
-                    "allowed; use a coarser resolution or a shorter range",
-                    **where(series),
-                )
+                raise CompileError(_too_many_buckets(str(buckets)), **where(series))
         self.every_us = every
         self.over_us = over
 
@@ -456,18 +479,19 @@ class _QueryCompiler:
             r = self.params.add(self.every_us, "BIGINT")
             w = self.params.add(self.over_us, "BIGINT")
             count = "CASE WHEN e > s THEN (e - s + r - 1) // r ELSE 0 END"
-            guarded = (
-                f"CASE WHEN {count} > {MAX_BUCKETS} THEN error('the query asks for more than "
-                f"{MAX_BUCKETS} time buckets; use a coarser resolution or a shorter range') "
-                f"ELSE {count} END"
+            # a range from beginning_of_time has its bucket count known only here; the engine
+            # turns this refusal into a CompileError (see refusal_of)
+            refusal = _too_many_buckets("' || CAST(" + count + " AS VARCHAR) || '")
+            guarded = f"CASE WHEN {count} > {MAX_BUCKETS} THEN error('{refusal}') ELSE {count} END"
+            ctes.append(
+                (
+                    "__bounds",
+                    f"SELECT *, {guarded} AS n, "
+                    "CASE WHEN e > s THEN (e - s) // r ELSE 0 END AS nf, w // r AS m, "
+                    "least(s + r, e) AS p1, least(s, least(s + r, e) - w) AS lo "
+                    f"FROM (SELECT *, {r} AS r, {w} AS w FROM ({inner}))",
+                )
             )
-            ctes.append((
-                "__bounds",
-                f"SELECT *, {guarded} AS n, "
-                "CASE WHEN e > s THEN (e - s) // r ELSE 0 END AS nf, w // r AS m, "
-                "least(s + r, e) AS p1, least(s, least(s + r, e) - w) AS lo "
-                f"FROM (SELECT *, {r} AS r, {w} AS w FROM ({inner}))",
-            ))
             buckets = (
                 "SELECT k, least(s + k * r, e) - w AS lo, least(s + k * r, e) AS hi "
                 "FROM (SELECT unnest(generate_series(1, n)) AS k, s, e, r, w FROM __bounds)"
@@ -492,12 +516,14 @@ class _QueryCompiler:
             values.append(f"{prop.value.sql} AS p{prop.index}")
 
         columns = ", ".join([f"epoch_us({time_sql}) AS t", *self.scope.select_list()])
-        ctes.append((
-            "__ev",
-            f"SELECT {columns} FROM {table_sql} "
-            f"WHERE {time_sql} >= (SELECT make_timestamp(lo) FROM __bounds) "
-            f"AND {time_sql} < (SELECT make_timestamp(e) FROM __bounds)",
-        ))
+        ctes.append(
+            (
+                "__ev",
+                f"SELECT {columns} FROM {table_sql} "
+                f"WHERE {time_sql} >= (SELECT make_timestamp(lo) FROM __bounds) "
+                f"AND {time_sql} < (SELECT make_timestamp(e) FROM __bounds)",
+            )
+        )
 
         # 4. bucket membership. Full bucket k (k <= nf) covers [s + k*r - w, s + k*r), so an
         # event at t is in buckets floor((t - s) / r) + 1 .. + m (m = w / r), found by
@@ -532,10 +558,12 @@ class _QueryCompiler:
 
         rows = "__evk"
         if self.properties:
-            ctes.append((
-                "__rows",
-                f"SELECT m.*, {', '.join(values)} FROM __evk m {' '.join(joins)}",
-            ))
+            ctes.append(
+                (
+                    "__rows",
+                    f"SELECT m.*, {', '.join(values)} FROM __evk m {' '.join(joins)}",
+                )
+            )
             rows = "__rows"
         if group_sql:
             keys = ", ".join(f"{sql} AS g{i}" for i, sql in enumerate(group_sql))
@@ -545,11 +573,13 @@ class _QueryCompiler:
         # 6. aggregation, ranking, zero-filled grid
         group_cols = [f"g{i}" for i in range(len(group_sql))]
         agg_items = ", ".join(f"{a.sql} AS a{i}" for i, a in enumerate(aggregates))
-        ctes.append((
-            "__agg",
-            f"SELECT {', '.join(['k', *group_cols])}, {agg_items} FROM {rows} "
-            f"GROUP BY {', '.join(['k', *group_cols])}",
-        ))
+        ctes.append(
+            (
+                "__agg",
+                f"SELECT {', '.join(['k', *group_cols])}, {agg_items} FROM {rows} "
+                f"GROUP BY {', '.join(['k', *group_cols])}",
+            )
+        )
 
         rank_columns: list[str] = []
         if group_sql:
@@ -617,19 +647,23 @@ class _QueryCompiler:
         else:
             low, high = "s", "e"
         columns = ", ".join([f"epoch_us({time_sql}) AS t", *prop.scope.select_list()])
-        ctes = [(
-            f"{prop.name}_src",
-            f"SELECT {columns} FROM {table_sql} "
-            f"WHERE {time_sql} >= (SELECT make_timestamp({low}) FROM __bounds) "
-            f"AND {time_sql} < (SELECT make_timestamp({high}) FROM __bounds)",
-        )]
+        ctes = [
+            (
+                f"{prop.name}_src",
+                f"SELECT {columns} FROM {table_sql} "
+                f"WHERE {time_sql} >= (SELECT make_timestamp({low}) FROM __bounds) "
+                f"AND {time_sql} < (SELECT make_timestamp({high}) FROM __bounds)",
+            )
+        ]
         items = ", ".join(f"{a.sql} AS v{i}" for i, a in enumerate(prop.aggregates))
         actor = prop.actor_alias
         if not window:
-            ctes.append((
-                prop.name,
-                f"SELECT {actor} AS a, {items} FROM {prop.name}_src GROUP BY {actor}",
-            ))
+            ctes.append(
+                (
+                    prop.name,
+                    f"SELECT {actor} AS a, {items} FROM {prop.name}_src GROUP BY {actor}",
+                )
+            )
             return ctes
         # The window of bucket k is [p_k + offset - over, p_k + offset). For the full buckets
         # (p_k = s + k*r) an event's buckets follow by arithmetic, as for the events
@@ -660,10 +694,12 @@ class _QueryCompiler:
                 f"SELECT 1 AS k, src.* FROM {prop.name}_src src, __bounds b WHERE {in_last}"
             )
         ctes.append((f"{prop.name}_k", " UNION ALL ".join(parts)))
-        ctes.append((
-            prop.name,
-            f"SELECT k, {actor} AS a, {items} FROM {prop.name}_k GROUP BY k, {actor}",
-        ))
+        ctes.append(
+            (
+                prop.name,
+                f"SELECT k, {actor} AS a, {items} FROM {prop.name}_k GROUP BY k, {actor}",
+            )
+        )
         return ctes
 
 

@@ -120,12 +120,16 @@ class Engine:
         """Parse, compile and execute ``bql``.
 
         Raises:
-            scuba_magic.bql.BQLError: the query is not valid or not supported.
+            scuba_magic.bql.BQLError: the query is not valid or not supported, or asks for more
+                than the data allows (too many time buckets from the first event on).
             QueryTimeoutError: it ran past the query timeout.
             QueryExecutionError: DuckDB could not execute it.
             ResultTooLargeError: the answer has more than ``max_rows`` rows.
         """
         import duckdb
+
+        from scuba_magic.emulator.compiler import CompileError, refusal_of
+        from scuba_magic.emulator.expressions import where
 
         started = time.perf_counter()
         # the time limit covers parsing and compiling too; those run in Python and cannot be
@@ -145,7 +149,12 @@ class Engine:
         except duckdb.InterruptException as exc:
             raise QueryTimeoutError(self._timeout_message()) from exc
         except duckdb.Error as exc:
-            raise QueryExecutionError(_first_line(str(exc))) from exc
+            message = _first_line(str(exc))
+            refusal = refusal_of(message)
+            if refusal is not None:
+                # a limit the SQL checks against the data: a fault of the query like any other
+                raise CompileError(refusal, **where(query.time_series)) from None
+            raise QueryExecutionError(message) from exc
         finally:
             self._unregister(watch_id)
             cursor.close()
@@ -229,8 +238,9 @@ class Engine:
             with self._lock:
                 if self._closed:
                     return
-                overdue = [interrupt for deadline, interrupt in self._running.values()
-                           if deadline <= now]
+                overdue = [
+                    interrupt for deadline, interrupt in self._running.values() if deadline <= now
+                ]
             for interrupt in overdue:
                 try:
                     interrupt()
@@ -245,7 +255,7 @@ def _group_levels(query: Any, groups: list[str]) -> list[list[str]]:
         return [groups] if groups else []
     levels, start = [], 0
     for size in sizes:
-        levels.append(groups[start:start + size])
+        levels.append(groups[start : start + size])
         start += size
     return levels
 

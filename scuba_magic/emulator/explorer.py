@@ -53,7 +53,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-CHART_TYPES = ("TIME", "TABLE", "BAR", "SUNBURST", "NUMBER", "SCATTER", "SANKEY")
+from scuba_magic.protocol import CHART_TYPES
+
 PLOTLY_JS_URL = "/static/plotly.min.js"
 
 # Caps that keep a page light in the browser; the page says when it shows less.
@@ -296,7 +297,7 @@ class _ResultData:
         if "measures" in result:
             measures = [str(m) for m in result["measures"]]
         else:
-            measures = [c for c in columns[len(groups):] if c not in (_START, _END)]
+            measures = [c for c in columns[len(groups) :] if c not in (_START, _END)]
         levels = [[str(g) for g in level] for level in result.get("group_levels") or []]
         if not levels or sum(len(level) for level in levels) != len(groups):
             levels = [[g] for g in groups]
@@ -317,7 +318,7 @@ class _ResultData:
         return " · ".join(_NULL_LABEL if v is None else _plain(v) for v in values)
 
     def measure_values(self, row: Sequence[Any]) -> list[Any]:
-        return list(row[len(row) - len(self.measures):]) if self.measures else []
+        return list(row[len(row) - len(self.measures) :]) if self.measures else []
 
     def bucket(self, row: Sequence[Any]) -> tuple[Any, Any]:
         start, end = self._index(_START), self._index(_END)
@@ -438,8 +439,13 @@ def _line_across_groups_view(data: _ResultData) -> View:
         traces = [{"type": "scatter", "mode": "lines+markers", "x": x, "y": columns[0]}]
     else:
         traces = [
-            {"type": "scatter", "mode": "lines+markers", "name": _plotly_text(m), "x": labels,
-             "y": values}
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": _plotly_text(m),
+                "x": labels,
+                "y": values,
+            }
             for m, values in zip(data.measures, columns, strict=True)
         ]
     layout = _layout(
@@ -451,10 +457,12 @@ def _line_across_groups_view(data: _ResultData) -> View:
 
 def _by_group(data: _ResultData) -> tuple[list[str], list[list[Any]], list[str]]:
     """Group labels and, per measure, its value per group (no groups: one row per measure)."""
-    rows = data.rows[:MAX_TRACES * 5]
-    notes = [] if len(rows) == len(data.rows) else [
-        f"Showing the first {len(rows)} of {len(data.rows)} groups."
-    ]
+    rows = data.rows[: MAX_TRACES * 5]
+    notes = (
+        []
+        if len(rows) == len(data.rows)
+        else [f"Showing the first {len(rows)} of {len(data.rows)} groups."]
+    )
     if not data.groups:
         return [], [data.measure_values(rows[0])], notes
     labels = [_plotly_text(data.group_label(row)) for row in rows]
@@ -481,8 +489,11 @@ def _number_view(data: _ResultData) -> View:
     items: list[tuple[str, Any]] = []
     if data.groups:
         measure = data.measures[0] if data.measures else ""
-        items = [(f"{measure} · {data.group_label(row)}", data.measure_values(row)[0])
-                 for row in rows if data.measures]
+        items = [
+            (f"{measure} · {data.group_label(row)}", data.measure_values(row)[0])
+            for row in rows
+            if data.measures
+        ]
         if len(data.measures) > 1:
             notes.append(f"Showing the first measure, {measure}.")
     else:
@@ -492,7 +503,7 @@ def _number_view(data: _ResultData) -> View:
         items = items[:MAX_NUMBERS]
     cards = "\n".join(
         f'<div class="big-number" id="number-{i}"><span class="value">'
-        f'{html.escape(_number_text(value))}</span>'
+        f"{html.escape(_number_text(value))}</span>"
         f'<span class="label">{html.escape(label)}</span></div>'
         for i, (label, value) in enumerate(items)
     )
@@ -543,9 +554,11 @@ def _sankey_view(data: _ResultData) -> View:
 
 def _table_view(data: _ResultData) -> View:
     rows = data.rows[:MAX_TABLE_ROWS]
-    notes = [] if len(rows) == len(data.rows) else [
-        f"Showing the first {len(rows)} of {len(data.rows)} rows."
-    ]
+    notes = (
+        []
+        if len(rows) == len(data.rows)
+        else [f"Showing the first {len(rows)} of {len(data.rows)} rows."]
+    )
     time_positions = {i for i, c in enumerate(data.columns) if c in (_START, _END)}
     head = "".join(f"<th>{html.escape(c)}</th>" for c in data.columns)
     body = []

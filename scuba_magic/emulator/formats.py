@@ -3,26 +3,27 @@
 - ``JSON_POWER_BI``: a flat JSON array, one object per group per time bucket, keyed by group
   names, ``start_time_0``/``end_time_0`` (epoch milliseconds, UTC) and measure labels; a missing
   group value is ``null``.
-- ``CSV``: a header with the same names in the same order (groups, times, measures), then one
-  record per row; RFC 4180 quoting, CRLF line ends, UTF-8, an empty field for a missing value.
+- ``CSV``: a header with the same names in the same order (groups, then ``start_time_0`` /
+  ``end_time_0``, then measures: the reader of a CSV body relies on it to tell groups from
+  measures), then one record per row; RFC 4180 quoting, CRLF line ends, UTF-8. A missing value
+  is an empty unquoted field and the empty string a quoted one (``""``), so the two stay apart.
 - ``DEFAULT``: ``{"columns": [{"name": ..., "type": ...}, ...], "rows": [[...], ...]}`` where
   ``type`` is one of ``string``, ``integer``, ``number``, ``boolean``, ``epoch_ms``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from scuba_magic.emulator.engine import QueryResult
 
-RESULT_FORMATS = ("JSON_POWER_BI", "DEFAULT", "CSV")
 _TIME_COLUMNS = ("start_time_0", "end_time_0")
+# characters that make RFC 4180 quote a field
+_CSV_SPECIAL = frozenset(',"\r\n')
 
 
 def render(result: QueryResult, result_format: str) -> tuple[bytes, str]:
-    """Encode ``result`` in ``result_format`` (one of :data:`RESULT_FORMATS`).
+    """Encode ``result`` in ``result_format`` (one of ``scuba_magic.protocol.RESULT_FORMATS``).
 
     Returns:
         The body and its media type.
@@ -50,20 +51,29 @@ def to_default(result: QueryResult) -> dict[str, Any]:
 
 
 def to_csv(result: QueryResult) -> bytes:
-    """RFC 4180 CSV with a header row; NULL as an empty field."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(result.columns)
-    for row in result.rows:
-        writer.writerow(["" if value is None else _csv_text(value) for value in row])
-    return buffer.getvalue().encode("utf-8")
+    """RFC 4180 CSV with a header row; NULL as an empty field, the empty string as ``""``."""
+    # Written by hand: csv.writer writes None and "" alike (QUOTE_NOTNULL needs Python 3.12),
+    # and this per-field function joined by str.join is as fast as csv.writer on large answers.
+    lines = [",".join(map(_csv_field, result.columns))]
+    lines.extend(",".join(map(_csv_field, row)) for row in result.rows)
+    lines.append("")
+    return "\r\n".join(lines).encode("utf-8")
 
 
-def _csv_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
+def _csv_field(value: Any) -> str:
+    if value is None:
+        return ""
+    kind = type(value)
+    if kind is str:
+        if value == "" or not _CSV_SPECIAL.isdisjoint(value):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+    if kind is float:
         return repr(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _csv_field(str(value))
     return str(value)
 
 

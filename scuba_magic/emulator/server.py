@@ -27,7 +27,6 @@ import asyncio
 import dataclasses
 import html
 import logging
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -48,9 +47,16 @@ from scuba_magic.emulator.engine import (
     QueryTimeoutError,
     ResultTooLargeError,
 )
-from scuba_magic.emulator.formats import RESULT_FORMATS, render
+from scuba_magic.emulator.formats import render
 from scuba_magic.emulator.ratelimit import RateLimiter
 from scuba_magic.emulator.state import QueryRecord, StateStore, hash_token
+from scuba_magic.protocol import (
+    CHART_TYPES,
+    RESULT_FORMATS,
+    RETURN_TYPES,
+    RID_HEADER,
+    RID_PATTERN,
+)
 
 logger = logging.getLogger("scuba_magic.emulator")
 
@@ -58,11 +64,7 @@ MAX_BODY_BYTES = 1024 * 1024
 # An oversized body is still read (and dropped) up to this size so the client, which is still
 # sending, gets the 413 instead of a reset connection; beyond it the connection is dropped.
 _DRAIN_BYTES = 16 * 1024 * 1024
-RID_HEADER = "X-Scuba-Query-Response-Id"
-CHART_TYPES = ("TIME", "TABLE", "SANKEY", "NUMBER", "BAR", "SUNBURST", "SCATTER")
-RETURN_TYPES = ("data", "explore_url")
 QUERY_FIELDS = ("bql", "query_response_id", "return_type", "result_format", "chart_options")
-_RID_RE = re.compile(r"r[0-9]{1,18}")
 _MAX_CHART_NAME = 1000
 _EXAMPLE_BODY = '{"bql": "select count(*) from foreverMusic"}'
 _TOKEN_HELP = (
@@ -170,7 +172,7 @@ class EmulatorApp:
                 "endpoints": {
                     "POST /v1/query": "run BQL or replay a query_response_id",
                     "GET|POST /api/create_token": "make a new token",
-                    "POST /api/revoke_token": "revoke a token: {\"token\": ...}",
+                    "POST /api/revoke_token": 'revoke a token: {"token": ...}',
                     "GET /explorer/<rid>": "chart page of a query response id",
                 },
                 "auth": "Authorization: Token <token>",
@@ -230,7 +232,7 @@ class EmulatorApp:
                 400,
                 "invalid_request",
                 "Send a JSON object with exactly one field, 'token', holding the token to "
-                "revoke: {\"token\": \"<token to revoke>\"}."
+                'revoke: {"token": "<token to revoke>"}.'
                 + (f" Unknown field(s): {', '.join(map(repr, unknown))}." if unknown else ""),
                 extra={"success": False},
             )
@@ -249,7 +251,7 @@ class EmulatorApp:
     async def explorer(self, request: Request) -> Response:
         """``GET /explorer/<rid>``: the chart page, or a 404 page for an unknown rid."""
         rid = request.path_params["rid"]
-        record = self.state.get_record(rid) if _RID_RE.fullmatch(rid) else None
+        record = self.state.get_record(rid) if RID_PATTERN.fullmatch(rid) else None
         if record is None:
             return HTMLResponse(self._not_found_page(rid), status_code=404)
         try:
@@ -326,7 +328,9 @@ class EmulatorApp:
         header = request.headers.get("authorization")
         if header is None or not header.strip():
             raise ApiError(
-                401, "not_authenticated", f"Not using authentication token. {_TOKEN_HELP}",
+                401,
+                "not_authenticated",
+                f"Not using authentication token. {_TOKEN_HELP}",
                 extra=extra,
             )
         scheme, _, token = header.strip().partition(" ")
@@ -353,8 +357,8 @@ class EmulatorApp:
                 raise ApiError(
                     429,
                     "rate_limited",
-                    f"Request limit exceeded for this token ({_rate_text(self.rate_limiter)}). "
-                    f"Retry after {wait} s.",
+                    # when to retry is the Retry-After header's job: clients word it themselves
+                    _rate_text(self.rate_limiter),
                     extra=extra,
                     headers={"Retry-After": str(wait)},
                 )
@@ -392,15 +396,13 @@ def parse_query_request(body: dict[str, Any]) -> QueryRequest:
                 "invalid_bql", f"'bql' must be a string of BQL, not {_json_type(bql)}."
             )
         if not bql.strip():
-            raise _bad_request(
-                "empty_bql", f"'bql' is empty. Write a query, e.g. {_EXAMPLE_BODY}."
-            )
-    if rid is not None and (not isinstance(rid, str) or not _RID_RE.fullmatch(rid)):
+            raise _bad_request("empty_bql", f"'bql' is empty. Write a query, e.g. {_EXAMPLE_BODY}.")
+    if rid is not None and (not isinstance(rid, str) or not RID_PATTERN.fullmatch(rid)):
         shown = repr(rid) if isinstance(rid, str) else f"{_json_type(rid)} {rid!r}"
         raise _bad_request(
             "invalid_query_response_id",
             "'query_response_id' must be a string: the letter r (lower case) followed by "
-            f"digits, e.g. \"r9372\"; got {shown[:60]}.",
+            f'digits, e.g. "r9372"; got {shown[:60]}.',
         )
     return_type = body.get("return_type")
     if return_type is None:
@@ -408,7 +410,7 @@ def parse_query_request(body: dict[str, Any]) -> QueryRequest:
     if not isinstance(return_type, str) or return_type.lower() not in RETURN_TYPES:
         raise _bad_request(
             "invalid_return_type",
-            f"'return_type' must be \"data\" or \"explore_url\"; got {_short(return_type)}.",
+            f'\'return_type\' must be "data" or "explore_url"; got {_short(return_type)}.',
         )
     return_type = return_type.lower()
     result_format = body.get("result_format")
@@ -437,14 +439,14 @@ def _parse_chart_options(options: Any, return_type: str) -> tuple[str | None, st
     if return_type != "explore_url":
         raise _bad_request(
             "chart_options_without_explore",
-            "'chart_options' only applies with \"return_type\": \"explore_url\". Drop it, or "
+            '\'chart_options\' only applies with "return_type": "explore_url". Drop it, or '
             "ask for an explore URL.",
         )
     if not isinstance(options, dict):
         raise _bad_request(
             "invalid_chart_options",
-            "'chart_options' must be an object such as {\"name\": \"Weekly plays\", "
-            f"\"type\": \"time\"}}; got {_json_type(options)}.",
+            '\'chart_options\' must be an object such as {"name": "Weekly plays", '
+            f'"type": "time"}}; got {_json_type(options)}.',
         )
     unknown = [key for key in options if key not in ("name", "type")]
     if unknown:
@@ -621,10 +623,18 @@ def _short(value: Any) -> str:
 
 
 def _rate_text(limiter: RateLimiter) -> str:
-    rate = limiter.rate
-    if rate >= 1:
-        return f"{rate:g} per second"
-    return f"{rate * 60:g} per minute" if rate * 60 >= 1 else f"{rate * 86400:g} per day"
+    """What a 429 says: the limit that was passed, in the unit ``--rate-limit`` would take."""
+    units = (
+        ("second", "s", 1),
+        ("minute", "min", 60),
+        ("hour", "hour", 3600),
+        ("day", "day", 86400),
+    )
+    # the largest of these units in which at least one request is allowed (else per day)
+    per, unit, seconds = next((u for u in units if limiter.rate * u[2] >= 1), units[-1])
+    count = limiter.rate * seconds
+    noun = "request" if count == 1 else "requests"
+    return f"More than {count:g} {noun} per {per} for this token (--rate-limit {count:g}/{unit})."
 
 
 async def _api_error_handler(request: Request, exc: Exception) -> Response:

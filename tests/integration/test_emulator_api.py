@@ -74,9 +74,7 @@ def test_csv_has_the_power_bi_rows_in_column_order(api):
     assert b"\r\n" in response.content, "RFC 4180 records end with CRLF"
     records = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
     header, body = records[0], records[1:]
-    assert header == [
-        "gender", "platform", "start_time_0", "end_time_0", "plays", "avg(length)"
-    ]
+    assert header == ["gender", "platform", "start_time_0", "end_time_0", "plays", "avg(length)"]
     assert len(body) == len(power_bi)
     for record, obj in zip(body, power_bi, strict=True):
         expected = ["" if obj[key] is None else str(obj[key]) for key in header[:4]]
@@ -232,6 +230,34 @@ def test_client_reads_every_format_the_same(client, emulator):
     assert len(default["rows"]) == len(df)
 
 
+def test_a_rid_in_csv_and_json_decodes_to_the_same_frame_with_number_like_groups(api):
+    import pandas as pd
+
+    from scuba_magic import frames
+
+    # a rid's answer has no shape: the CSV column order must tell its groups (all digits here)
+    # from its measures, as JSON's types do
+    made = api.query(
+        {
+            "bql": "select avg(age), count(*) from music group by age limit 5 "
+            "and by country limit 2",
+        }
+    )
+    assert made.status_code == 200, made.text
+    rid = made.headers["X-Scuba-Query-Response-Id"]
+    bodies = {
+        fmt: api.query({"query_response_id": rid, "result_format": fmt}).content
+        for fmt in ("JSON_POWER_BI", "CSV")
+    }
+
+    from_json = frames.to_dataframe(bodies["JSON_POWER_BI"], "JSON_POWER_BI")
+    from_csv = frames.to_dataframe(bodies["CSV"], "CSV")
+
+    assert from_csv.attrs["scuba"]["groups"] == ["age", "country"]
+    assert from_csv["age"].str.fullmatch("[0-9]+").all()
+    pd.testing.assert_frame_equal(from_csv, from_json)
+
+
 def test_client_replays_a_rid_and_makes_explore_links(client, emulator):
     link = client.explore_url(GENDER_7_DAYS, chart_name="Weekly plays", chart_type="TABLE")
     assert link.url == f"{emulator.url}/explorer/{link.rid}"
@@ -264,9 +290,7 @@ def test_create_and_revoke_tokens(api):
 
 
 def test_revoking_an_unknown_token_says_nothing_was_revoked(api):
-    response = api.post(
-        "/api/revoke_token", headers=api.headers(), json={"token": "never-issued"}
-    )
+    response = api.post("/api/revoke_token", headers=api.headers(), json={"token": "never-issued"})
 
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_token"
@@ -319,9 +343,11 @@ def test_without_state_dir_a_restart_forgets_rids(api_for):
     from scuba_magic.emulator import Emulator
 
     with Emulator(demo_events=2000, now=FIXED_NOW, tokens=["t"]) as first:
-        rid = api_for(first.url, "t").query({"bql": GENDER_7_DAYS}).headers[
-            "X-Scuba-Query-Response-Id"
-        ]
+        rid = (
+            api_for(first.url, "t")
+            .query({"bql": GENDER_7_DAYS})
+            .headers["X-Scuba-Query-Response-Id"]
+        )
     with Emulator(demo_events=2000, now=FIXED_NOW, tokens=["t"]) as second:
         response = api_for(second.url, "t").query({"query_response_id": rid})
         assert response.status_code == 404
@@ -340,18 +366,25 @@ def test_user_tables_are_served_with_their_time_and_actor_columns(tmp_path, api_
     data = tmp_path / "clicks.csv"
     now_ms = _epoch_ms(FIXED_NOW)
     lines = ["ts,uid,button"]
-    lines += [f"{now_ms - (i + 1) * 3_600_000},u{i % 3},{'ok' if i % 4 else 'cancel'}"
-              for i in range(48)]
+    lines += [
+        f"{now_ms - (i + 1) * 3_600_000},u{i % 3},{'ok' if i % 4 else 'cancel'}" for i in range(48)
+    ]
     data.write_text("\n".join(lines) + "\n")
 
     with Emulator(
-        demo=False, now=FIXED_NOW, tokens=["t"], tables={"clicks": data},
-        time_column="ts", actor_columns=["uid"],
+        demo=False,
+        now=FIXED_NOW,
+        tokens=["t"],
+        tables={"clicks": data},
+        time_column="ts",
+        actor_columns=["uid"],
     ) as em:
         caller = api_for(em.url, "t")
         rows = caller.query(
-            {"bql": "select count(*), count_unique(uid) from clicks group by button "
-                    "between 1 day ago and now"}
+            {
+                "bql": "select count(*), count_unique(uid) from clicks group by button "
+                "between 1 day ago and now"
+            }
         ).json()
         missing = caller.query({"bql": "select count(*) from foreverMusic"})
 
@@ -366,13 +399,16 @@ def test_explorer_page_of_a_rid_that_no_longer_runs_shows_the_error(tmp_path, ap
 
     state = tmp_path / "state"
     with Emulator(demo_events=500, now=FIXED_NOW, tokens=["t"], state_dir=state) as first:
-        url = api_for(first.url, "t").query(
-            {"bql": GENDER_7_DAYS, "return_type": "explore_url"}
-        ).json()["url"]
+        url = (
+            api_for(first.url, "t")
+            .query({"bql": GENDER_7_DAYS, "return_type": "explore_url"})
+            .json()["url"]
+        )
     other = tmp_path / "other.csv"
     other.write_text("time,x\n2024-05-30T00:00:00,1\n")
-    with Emulator(demo=False, now=FIXED_NOW, tokens=["t"], state_dir=state,
-                  tables={"other": other}) as second:
+    with Emulator(
+        demo=False, now=FIXED_NOW, tokens=["t"], state_dir=state, tables={"other": other}
+    ) as second:
         page = api_for(second.url, "t").get(f"/explorer/{url.rsplit('/', 1)[1]}")
 
     assert page.status_code == 400

@@ -35,12 +35,18 @@ def still_works(api):
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [
-        ({"bql": "select count(*) from foreverMusic", "query_response_id": "r1"}, "bql_and_rid",
-         ["either", "not both"]),
+        (
+            {"bql": "select count(*) from foreverMusic", "query_response_id": "r1"},
+            "bql_and_rid",
+            ["either", "not both"],
+        ),
         ({}, "missing_query", ["bql", "query_response_id"]),
         ({"return_type": "data"}, "missing_query", ["bql"]),
-        ({"bql": "select count(*) from music", "limit": 5}, "unknown_field",
-         ["'limit'", "result_format"]),
+        (
+            {"bql": "select count(*) from music", "limit": 5},
+            "unknown_field",
+            ["'limit'", "result_format"],
+        ),
         ({"bql": 42}, "invalid_bql", ["string"]),
         ({"bql": "   \n  "}, "empty_bql", ["empty"]),
         ({"query_response_id": "R9372"}, "invalid_query_response_id", ["r9372"]),
@@ -48,19 +54,48 @@ def still_works(api):
         ({"query_response_id": "r12x"}, "invalid_query_response_id", ["digits"]),
         ({"query_response_id": "r"}, "invalid_query_response_id", ["digits"]),
         ({"query_response_id": 9372}, "invalid_query_response_id", ["string"]),
-        ({"bql": "select count(*) from music", "result_format": "XML"}, "invalid_result_format",
-         ["JSON_POWER_BI", "CSV", "DEFAULT"]),
-        ({"bql": "select count(*) from music", "return_type": "chart"}, "invalid_return_type",
-         ["explore_url"]),
-        ({"bql": "select count(*) from music", "return_type": "explore_url",
-          "chart_options": {"type": "pie"}}, "invalid_chart_type", ["'pie'", "SUNBURST"]),
-        ({"bql": "select count(*) from music", "return_type": "explore_url",
-          "chart_options": {"type": "time", "color": "red"}}, "invalid_chart_options",
-         ["'color'"]),
-        ({"bql": "select count(*) from music", "return_type": "explore_url",
-          "chart_options": "time"}, "invalid_chart_options", ["object"]),
-        ({"bql": "select count(*) from music", "chart_options": {"type": "time"}},
-         "chart_options_without_explore", ["explore_url"]),
+        (
+            {"bql": "select count(*) from music", "result_format": "XML"},
+            "invalid_result_format",
+            ["JSON_POWER_BI", "CSV", "DEFAULT"],
+        ),
+        (
+            {"bql": "select count(*) from music", "return_type": "chart"},
+            "invalid_return_type",
+            ["explore_url"],
+        ),
+        (
+            {
+                "bql": "select count(*) from music",
+                "return_type": "explore_url",
+                "chart_options": {"type": "pie"},
+            },
+            "invalid_chart_type",
+            ["'pie'", "SUNBURST"],
+        ),
+        (
+            {
+                "bql": "select count(*) from music",
+                "return_type": "explore_url",
+                "chart_options": {"type": "time", "color": "red"},
+            },
+            "invalid_chart_options",
+            ["'color'"],
+        ),
+        (
+            {
+                "bql": "select count(*) from music",
+                "return_type": "explore_url",
+                "chart_options": "time",
+            },
+            "invalid_chart_options",
+            ["object"],
+        ),
+        (
+            {"bql": "select count(*) from music", "chart_options": {"type": "time"}},
+            "chart_options_without_explore",
+            ["explore_url"],
+        ),
     ],
 )
 def test_bad_bodies_get_400_saying_what_to_send(api, still_works, body, code, words):
@@ -115,9 +150,7 @@ def test_chunked_body_over_1_mb_gets_413(api, still_works):
             yield b"x" * 65536
         yield b'"}'
 
-    response = api.query(
-        data=chunks(), headers=api.headers(**{"Content-Type": "application/json"})
-    )
+    response = api.query(data=chunks(), headers=api.headers(**{"Content-Type": "application/json"}))
     _assert_error(response, 413, "body_too_large")
 
 
@@ -170,6 +203,30 @@ def test_unknown_column_names_the_closest(api, still_works):
     _assert_error(response, 400, "invalid_query", "'gendr'", "gender")
 
 
+@pytest.mark.parametrize(
+    "bql",
+    [
+        # the range starts at the first event, known only to the data: refused while running
+        "select count(*) from music for every second",
+        # a range known when compiling: refused before running
+        "select count(*) from music for every second between 2024-01-01 and 2024-06-01",
+    ],
+)
+def test_too_many_time_buckets_is_an_invalid_query(api, still_works, bql):
+    response = api.query({"bql": bql})
+
+    body = _assert_error(
+        response,
+        400,
+        "invalid_query",
+        "time buckets",
+        "more than the 100000 allowed",
+        "coarser resolution",
+    )
+    assert "Error:" not in body["message"], "no DuckDB error prefix"
+    assert body["line"] == 1 and body["column"] > 1, "points at the 'for every' clause"
+
+
 def test_flow_is_a_clear_400(api, still_works):
     response = api.query({"bql": "select count(*) from foreverMusic group by Flow<sessions>"})
     assert response.status_code == 400
@@ -218,10 +275,13 @@ def test_rate_limit_answers_429_then_success_after_retry_after(api_for):
         first, other = api_for(em.url, "t1"), api_for(em.url, "t2")
         assert first.query(GOOD).status_code == 200
         limited = first.query(GOOD)
-        body = _assert_error(limited, 429, "rate_limited", "retry after")
+        body = _assert_error(limited, 429, "rate_limited", "1 request per second")
+        assert body["message"] == (
+            "More than 1 request per second for this token (--rate-limit 1/s)."
+        )
+        # when to retry is the header's alone: the client words that advice itself
         wait = int(limited.headers["Retry-After"])
         assert 1 <= wait <= 2
-        assert str(wait) in body["message"]
         assert other.query(GOOD).status_code == 200, "limits are per token"
         time.sleep(wait)
         assert first.query(GOOD).status_code == 200
@@ -238,6 +298,9 @@ def test_client_waits_out_the_rate_limit(api_for):
             with pytest.raises(RateLimitError) as limited:
                 impatient.query("select count(*) from music")
             assert limited.value.retry_after is not None and limited.value.retry_after >= 1
+            # the emulator says what happened; only the client's advice says when to retry
+            assert "1 request per second" in str(limited.value)
+            assert str(limited.value).lower().count("retry after") <= 1, str(limited.value)
         with ScubaClient(em.url, token="t1", max_retries=3) as patient:
             df = patient.query("select count(*) from music")
         assert len(df) == 1

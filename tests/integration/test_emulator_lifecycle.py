@@ -21,9 +21,12 @@ def test_start_stop_and_context_manager(api_for):
         assert emulator.running
         assert emulator.url.startswith("http://127.0.0.1:")
         assert emulator.token_generated and len(emulator.token) >= 40
-        assert api_for(emulator.url, emulator.token).query(
-            {"bql": "select count(*) from music"}
-        ).json()[0]["count of events"] == 500
+        assert (
+            api_for(emulator.url, emulator.token)
+            .query({"bql": "select count(*) from music"})
+            .json()[0]["count of events"]
+            == 500
+        )
         assert emulator.token not in repr(emulator)
     finally:
         emulator.stop()
@@ -43,9 +46,10 @@ def test_a_stopped_emulator_refuses_connections_and_can_start_again(api_for):
         requests.get(url, timeout=5)
 
     with emulator:
-        assert api_for(emulator.url, "t").query(
-            {"bql": "select count(*) from music"}
-        ).status_code == 200
+        assert (
+            api_for(emulator.url, "t").query({"bql": "select count(*) from music"}).status_code
+            == 200
+        )
 
 
 def test_a_busy_port_is_an_oserror():
@@ -73,6 +77,32 @@ def test_no_tables_is_refused():
         Emulator(demo=False).start()
 
 
+def test_now_may_be_iso_8601_text(api_for):
+    from scuba_magic.emulator import Emulator
+
+    assert Emulator(now="2024-06-01T02:00:00+02:00").now == NOW
+    assert Emulator(now="2024-06-01T00:00:00").now == NOW  # naive text is UTC
+    with Emulator(demo_events=300, now="2024-06-01T00:00:00Z", tokens=["t"]) as emulator:
+        assert emulator.now == NOW
+        # the demo data ends at that now (not at the clock's), so the month before holds events
+        answer = api_for(emulator.url, "t").query(
+            {
+                "bql": "select count(*) from music between 2024-05-01 and 2024-06-01",
+            }
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()[0]["count of events"] > 0
+
+
+def test_a_bad_now_says_what_to_pass():
+    from scuba_magic.emulator import Emulator
+
+    with pytest.raises(ValueError, match="ISO 8601.*2026-01-01T00:00:00Z"):
+        Emulator(now="next tuesday")
+    with pytest.raises(TypeError, match="datetime or ISO 8601 text"):
+        Emulator(now=1_700_000_000)  # type: ignore[arg-type]
+
+
 def test_bad_tokens_are_refused():
     from scuba_magic.emulator import Emulator
 
@@ -95,10 +125,15 @@ def test_stop_interrupts_a_running_query(api_for):
 
     def slow_query() -> None:
         try:
-            outcome.append(api_for(emulator.url, "t").query(
-                {"bql": "select count_unique(user) from music for every 2 minutes over 60 days"},
-                timeout=60,
-            ))
+            outcome.append(
+                api_for(emulator.url, "t").query(
+                    {
+                        "bql": "select count_unique(user) from music "
+                        "for every 2 minutes over 60 days"
+                    },
+                    timeout=60,
+                )
+            )
         except requests.RequestException as exc:
             outcome.append(exc)
 

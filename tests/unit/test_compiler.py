@@ -12,7 +12,12 @@ from bql_oracle import ALIASES, COLUMNS, NOW, TABLE_NAME, make_events
 
 from scuba_magic.bql import BQLError, ast, parse
 from scuba_magic.emulator.catalog import Catalog, Table
-from scuba_magic.emulator.compiler import CompileError, UnsupportedError, compile_query
+from scuba_magic.emulator.compiler import (
+    CompileError,
+    UnsupportedError,
+    compile_query,
+    refusal_of,
+)
 
 TINY_NOW = dt.datetime(2021, 2, 1)
 
@@ -40,14 +45,27 @@ def tiny():
         "flag BOOLEAN)"
     )
     con.executemany("INSERT INTO tiny VALUES (CAST(? AS TIMESTAMP), ?, ?, ?, ?)", TINY_ROWS)
-    con.execute("CREATE TABLE nums AS SELECT TIMESTAMP '2021-01-01' + INTERVAL (i) MINUTE "
-                "AS time, i AS n FROM range(1, 11) r(i)")
-    catalog = Catalog([
-        Table("tiny", {"time": "TIMESTAMP", "user": "VARCHAR", "page": "VARCHAR",
-                       "value": "DOUBLE", "flag": "BOOLEAN"},
-              time_column="time", actor_columns=["user"]),
-        Table("nums", {"time": "TIMESTAMP", "n": "BIGINT"}, time_column="time"),
-    ])
+    con.execute(
+        "CREATE TABLE nums AS SELECT TIMESTAMP '2021-01-01' + INTERVAL (i) MINUTE "
+        "AS time, i AS n FROM range(1, 11) r(i)"
+    )
+    catalog = Catalog(
+        [
+            Table(
+                "tiny",
+                {
+                    "time": "TIMESTAMP",
+                    "user": "VARCHAR",
+                    "page": "VARCHAR",
+                    "value": "DOUBLE",
+                    "flag": "BOOLEAN",
+                },
+                time_column="time",
+                actor_columns=["user"],
+            ),
+            Table("nums", {"time": "TIMESTAMP", "n": "BIGINT"}, time_column="time"),
+        ]
+    )
 
     def run(text: str, now: dt.datetime = TINY_NOW):
         compiled = compile_query(parse(text), catalog, now=now)
@@ -60,8 +78,17 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def catalog():
-    return Catalog([Table(TABLE_NAME, dict(COLUMNS), time_column="time",
-                          actor_columns=["user"], aliases=list(ALIASES))])
+    return Catalog(
+        [
+            Table(
+                TABLE_NAME,
+                dict(COLUMNS),
+                time_column="time",
+                actor_columns=["user"],
+                aliases=list(ALIASES),
+            )
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +117,29 @@ def test_default_range_runs_from_the_first_event_to_now(tiny):
     assert rows == [(ms("2021-01-01"), ms("2021-02-01"), 6)]
 
 
+def test_too_many_buckets_from_the_first_event_is_refused_by_the_sql_in_compiler_words(tiny):
+    # the range starts at the first event (2021-01-01), known only to the data: 31 days of
+    # seconds is 2678400 buckets
+    with pytest.raises(duckdb.Error) as caught:
+        tiny("select count(*) from tiny for every second")
+    message = str(caught.value).splitlines()[0]
+    assert refusal_of(message) == (
+        "the query asks for 2678400 time buckets, more than the 100000 allowed; use a coarser "
+        "resolution or a shorter range"
+    )
+    with pytest.raises(CompileError) as compiled:
+        compile_text(
+            "select count(*) from tiny for every second between 2021-01-01 and 2021-02-01",
+            tiny.catalog,
+        )
+    assert compiled.value.message == refusal_of(message), "the same words either way"
+    assert refusal_of("Conversion Error: Could not convert string 'x' to INT32") is None
+
+
 def test_partial_last_bucket_ends_at_the_range_end_and_covers_a_whole_window(tiny):
-    rows = tiny("select count(*) from tiny for every 2 days "
-                "between 2021-01-01 and 2021-01-05 12:00")
+    rows = tiny(
+        "select count(*) from tiny for every 2 days between 2021-01-01 and 2021-01-05 12:00"
+    )
     assert rows == [
         (ms("2021-01-01"), ms("2021-01-03"), 3),
         (ms("2021-01-03"), ms("2021-01-05"), 2),
@@ -101,8 +148,9 @@ def test_partial_last_bucket_ends_at_the_range_end_and_covers_a_whole_window(tin
 
 
 def test_over_makes_trailing_windows_that_reach_before_the_start(tiny):
-    rows = tiny("select count(*) from tiny for every day over 2 days "
-                "between 2021-01-02 and 2021-01-04")
+    rows = tiny(
+        "select count(*) from tiny for every day over 2 days between 2021-01-02 and 2021-01-04"
+    )
     assert rows == [
         (ms("2021-01-01"), ms("2021-01-03"), 3),
         (ms("2021-01-02"), ms("2021-01-04"), 2),
@@ -127,8 +175,10 @@ def test_ago_is_exact_with_30_day_months_and_365_day_years(tiny):
 
 
 def test_time_series_zero_fills_counts_and_leaves_other_measures_null(tiny):
-    rows = tiny("select count(*), avg(value) from tiny group by user "
-                "for every day between 2021-01-01 and 2021-01-04")
+    rows = tiny(
+        "select count(*), avg(value) from tiny group by user "
+        "for every day between 2021-01-01 and 2021-01-04"
+    )
     day = [ms("2021-01-01"), ms("2021-01-02"), ms("2021-01-03"), ms("2021-01-04")]
     assert rows == [
         ("u1", day[0], day[1], 2, 1.5),
@@ -151,35 +201,43 @@ def test_dates_are_midnight_in_the_query_timezone_with_its_dst_offset(tiny):
 
 
 def test_timezone_is_reported(tiny):
-    pacific = compile_query(parse("select count(*) from tiny timezone US/Pacific"),
-                            tiny.catalog, now=TINY_NOW)
+    pacific = compile_query(
+        parse("select count(*) from tiny timezone US/Pacific"), tiny.catalog, now=TINY_NOW
+    )
     plain = compile_query(parse("select count(*) from tiny"), tiny.catalog, now=TINY_NOW)
     assert (pacific.timezone, plain.timezone) == ("US/Pacific", "UTC")
 
 
 def test_half_hour_timezone_is_rejected(tiny):
     with pytest.raises(CompileError, match="whole number of hours"):
-        compile_query(parse("select count(*) from tiny timezone Asia/Kolkata"), tiny.catalog,
-                      now=TINY_NOW)
+        compile_query(
+            parse("select count(*) from tiny timezone Asia/Kolkata"), tiny.catalog, now=TINY_NOW
+        )
 
 
 def test_unknown_timezone_names_a_close_one(tiny):
     with pytest.raises(CompileError, match="unknown timezone 'US/Pacfic'.*US/Pacific"):
-        compile_query(parse("select count(*) from tiny timezone US/Pacfic"), tiny.catalog,
-                      now=TINY_NOW)
+        compile_query(
+            parse("select count(*) from tiny timezone US/Pacfic"), tiny.catalog, now=TINY_NOW
+        )
 
 
 def test_timezone_names_are_case_sensitive_and_the_error_names_the_right_spelling(tiny):
     with pytest.raises(CompileError, match="did you mean US/Pacific"):
-        compile_query(parse("select count(*) from tiny timezone us/pacific"), tiny.catalog,
-                      now=TINY_NOW)
+        compile_query(
+            parse("select count(*) from tiny timezone us/pacific"), tiny.catalog, now=TINY_NOW
+        )
 
 
 def test_aware_and_naive_now_mean_the_same_moment(tiny):
-    naive = compile_query(parse("select count(*) from tiny between 3 days ago and now"),
-                          tiny.catalog, now=dt.datetime(2021, 1, 3, 12))
+    naive = compile_query(
+        parse("select count(*) from tiny between 3 days ago and now"),
+        tiny.catalog,
+        now=dt.datetime(2021, 1, 3, 12),
+    )
     aware = compile_query(
-        parse("select count(*) from tiny between 3 days ago and now"), tiny.catalog,
+        parse("select count(*) from tiny between 3 days ago and now"),
+        tiny.catalog,
         now=dt.datetime(2021, 1, 3, 4, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
     )
     assert naive.params == aware.params
@@ -189,26 +247,33 @@ def test_aware_and_naive_now_mean_the_same_moment(tiny):
 
 
 def test_percentile_is_the_discrete_nearest_rank_percentile(tiny):
-    rows = tiny("select percentile(n, 90), percentile(n, 50), percentile(n, 0), "
-                "percentile(n, 95), percentile(n, 100), percentile(n, 11) from nums")
+    rows = tiny(
+        "select percentile(n, 90), percentile(n, 50), percentile(n, 0), "
+        "percentile(n, 95), percentile(n, 100), percentile(n, 11) from nums"
+    )
     assert rows[0][2:] == (9, 5, 1, 10, 10, 2)
 
 
 def test_last_follows_event_time_not_row_order(tiny):
-    rows = tiny("select last(page), last(value), last(flag) from tiny "
-                "between 2021-01-01 and 2021-01-05")
+    rows = tiny(
+        "select last(page), last(value), last(flag) from tiny between 2021-01-01 and 2021-01-05"
+    )
     assert rows[0][2:] == ("NextSong", 10.0, True)
 
 
 def test_count_on_actor_counts_distinct_actors(tiny):
-    rows = tiny("select count(* on Actor<user>), count(* where page = \"NextSong\" on Actor<user>)"
-                " from tiny between 2021-01-01 and 2021-01-05")
+    rows = tiny(
+        'select count(* on Actor<user>), count(* where page = "NextSong" on Actor<user>)'
+        " from tiny between 2021-01-01 and 2021-01-05"
+    )
     assert rows[0][2:] == (2, 2)
 
 
 def test_conditions_on_missing_values_are_false_and_not_negates_them(tiny):
-    rows = tiny("select count(* where flag), count(* where not(flag)), "
-                "count(* where value != 3), count(* where not(value = 3)) from tiny")
+    rows = tiny(
+        "select count(* where flag), count(* where not(flag)), "
+        "count(* where value != 3), count(* where not(value = 3)) from tiny"
+    )
     assert rows[0][2:] == (3, 3, 4, 5)
 
 
@@ -230,15 +295,19 @@ def test_order_by_is_ascending_by_default_and_ties_break_by_group_value(tiny):
 
 
 def test_actor_property_over_offset_is_relative_to_each_bucket_end(tiny):
-    rows = tiny("with prev as Actor<user>(count(*) over 1 day offset -1 day) "
-                "select count(* where prev > 0) from tiny for every day "
-                "between 2021-01-02 and 2021-01-05")
+    rows = tiny(
+        "with prev as Actor<user>(count(*) over 1 day offset -1 day) "
+        "select count(* where prev > 0) from tiny for every day "
+        "between 2021-01-02 and 2021-01-05"
+    )
     assert [row[2] for row in rows] == [0, 1, 0]
 
 
 def test_actor_property_without_timespec_uses_the_query_range(tiny):
-    rows = tiny("select count(*) from tiny group by Actor<user>(max(value)) "
-                "between 2021-01-01 and 2021-01-04")
+    rows = tiny(
+        "select count(*) from tiny group by Actor<user>(max(value)) "
+        "between 2021-01-01 and 2021-01-04"
+    )
     assert [(row[0], row[3]) for row in rows] == [("2.0", 2), ("3.0", 2)]
 
 
@@ -251,11 +320,14 @@ def test_labels_follow_alias_count_of_events_and_bql_text(catalog):
         "from my_table group by `hello.world`, ROUND(length, 10), Actor<user>(max(age))",
         catalog,
     )
-    assert compiled.groups == ["hello.world", "ROUND(length, 10)", "Actor<user>(max(age))",
-                               "country"]
+    assert compiled.groups == [
+        "hello.world",
+        "ROUND(length, 10)",
+        "Actor<user>(max(age))",
+        "country",
+    ]
     assert compiled.measures == ["count of events", 'count(* where page = "Error")', "revenue"]
-    assert compiled.columns == [*compiled.groups, "start_time_0", "end_time_0",
-                                *compiled.measures]
+    assert compiled.columns == [*compiled.groups, "start_time_0", "end_time_0", *compiled.measures]
 
 
 # -- the docs' examples ----------------------------------------------------------------------
@@ -302,36 +374,44 @@ ERRORS = [
     ("select count(*) from musc", r"unknown table 'musc'.*did you mean 'music'"),
     ("select count(*) from Music", r"unknown table 'Music'.*'music'.*case-sensitive"),
     ("select count(*) from events group by gendr", r"no column 'gendr'.*did you mean 'gender'"),
-    ("select count(* where Page = \"Error\") from events", r"no column 'Page'.*'page'"),
-    ("select count(*) from events group by `a\"; drop table events; --`",
-     r"no column 'a\"; drop table events; --'"),
+    ('select count(* where Page = "Error") from events', r"no column 'Page'.*'page'"),
+    (
+        'select count(*) from events group by `a"; drop table events; --`',
+        r"no column 'a\"; drop table events; --'",
+    ),
     ("select count(* on Actor<country>) from events", r"Actor<country> is not an actor"),
     ("select sum(page) from events", r"sum needs a numeric property.*a string"),
     ("select avg(authenticated) from events", r"avg needs a numeric property"),
     ("select percentile(country, 50) from events", r"percentile needs a numeric property"),
-    ("select count(* where age = \"30\") from events",
-     r"cannot compare a number with a string"),
+    ('select count(* where age = "30") from events', r"cannot compare a number with a string"),
     ("select count(* where page > 3) from events", r"cannot compare a string with a number"),
     ("select count(* where age like '3.*') from events", r"like matches strings"),
     ("select count(* where name like '(jack') from events", r"invalid regular expression"),
     ("select count(* where page) from events", r"a filter needs a condition"),
     ("select count(*) + age from events", r"must be inside an aggregation"),
     ("select count(*) from events between now and 7 days ago", r"the time range is empty"),
-    ("select count(*) from events for every second between 2020-01-01 and 2021-01-01",
-     r"time buckets"),
+    (
+        "select count(*) from events for every second between 2020-01-01 and 2021-01-01",
+        r"time buckets",
+    ),
     ("select count(*), count(*) from events", r"two result columns .*'count of events'"),
-    ("select count(*) as c from events group by gender order by d",
-     r"order by 'd' does not name a measure.*'c'"),
+    (
+        "select count(*) as c from events group by gender order by d",
+        r"order by 'd' does not name a measure.*'c'",
+    ),
     ("select count(*) from events group by Actor<user>(age)", r"needs an aggregation"),
-    ("with age as Actor<user>(max(age)) select count(*) from events",
-     r"has the name of a column"),
+    ("with age as Actor<user>(max(age)) select count(*) from events", r"has the name of a column"),
     ("select sum(length on Actor<user>) from events", r"only count\(\*\) can be computed on"),
     ("select count(*) from events timezone Asia/Kolkata", r"whole number of hours"),
-    ("select count(* where Actor<user>(max(Actor<user>(count(*)))) > 1) from events",
-     r"cannot be used inside another actor property"),
+    (
+        "select count(* where Actor<user>(max(Actor<user>(count(*)))) > 1) from events",
+        r"cannot be used inside another actor property",
+    ),
     ("select count(* where sqrt(page) > 1) from events", r"sqrt needs numbers"),
-    ("select count(*) from events group by ROUND(length, age)",
-     r"second argument of ROUND must be a whole number"),
+    (
+        "select count(*) from events group by ROUND(length, age)",
+        r"second argument of ROUND must be a whole number",
+    ),
 ]
 
 
@@ -349,19 +429,32 @@ def _replace_query(text: str, **changes) -> ast.Query:
 # Syntax trees the parser would refuse, built directly: the compiler must not trust its input.
 AST_ERRORS = [
     (
-        _replace_query("select count(*) from events", measures=(ast.Measure(ast.Aggregate(
-            "count", ast.Star(), where=ast.Compare(">", ast.Aggregate("count", ast.Star()),
-                                                   ast.Number(3)))),)),
+        _replace_query(
+            "select count(*) from events",
+            measures=(
+                ast.Measure(
+                    ast.Aggregate(
+                        "count",
+                        ast.Star(),
+                        where=ast.Compare(">", ast.Aggregate("count", ast.Star()), ast.Number(3)),
+                    )
+                ),
+            ),
+        ),
         r"the aggregation count\(\.\.\.\) cannot be used here",
     ),
     (
-        _replace_query("select count(*) from events", time_series=ast.TimeSeries(
-            ast.Duration(1, "day"), ast.Duration(36, "hour"))),
+        _replace_query(
+            "select count(*) from events",
+            time_series=ast.TimeSeries(ast.Duration(1, "day"), ast.Duration(36, "hour")),
+        ),
         r"36 hour\(s\) is not a multiple of 1 day\(s\)",
     ),
     (
-        _replace_query("select count(*) from events", time_range=ast.TimeRange(
-            ast.AbsoluteTime(2021, 2, 30), ast.Now())),
+        _replace_query(
+            "select count(*) from events",
+            time_range=ast.TimeRange(ast.AbsoluteTime(2021, 2, 30), ast.Now()),
+        ),
         r"2021-02-30 is not a valid date",
     ),
     (
@@ -369,18 +462,24 @@ AST_ERRORS = [
         r"the select list needs at least one aggregation",
     ),
     (
-        _replace_query("select count(*) from events", measures=(ast.Measure(ast.Aggregate(
-            "median", ast.Column("age"))),)),
+        _replace_query(
+            "select count(*) from events",
+            measures=(ast.Measure(ast.Aggregate("median", ast.Column("age"))),),
+        ),
         r"unknown aggregation 'median'",
     ),
     (
-        _replace_query("select count(*) from events", measures=(ast.Measure(ast.Aggregate(
-            "percentile", ast.Column("age"), percentile=120)),)),
+        _replace_query(
+            "select count(*) from events",
+            measures=(ast.Measure(ast.Aggregate("percentile", ast.Column("age"), percentile=120)),),
+        ),
         r"percentile takes a number between 0 and 100",
     ),
     (
-        _replace_query("select count(*) from events", group_levels=(ast.GroupLevel(
-            (ast.Column("gender"),), limit=-1),)),
+        _replace_query(
+            "select count(*) from events",
+            group_levels=(ast.GroupLevel((ast.Column("gender"),), limit=-1),),
+        ),
         r"a group limit must not be negative",
     ),
 ]
@@ -415,18 +514,20 @@ def test_catalog_finds_tables_by_name_and_alias_and_lists_each_once():
     assert table.sql_name == "foreverMusic"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"time_column": "ts"}, "time column 'ts' is not one of its columns"),
-    ({"time_column": "time", "actor_columns": ["who"]}, "actor column 'who'"),
-    ({"time_column": "time", "aliases": ["a\x00b"]}, "NUL"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_column": "ts"}, "time column 'ts' is not one of its columns"),
+        ({"time_column": "time", "actor_columns": ["who"]}, "actor column 'who'"),
+        ({"time_column": "time", "aliases": ["a\x00b"]}, "NUL"),
+    ],
+)
 def test_table_definitions_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Table("t", {"time": "TIMESTAMP", "user": "VARCHAR"}, **kwargs)
 
 
 def test_columns_of_unsupported_types_are_refused_by_name():
-    catalog = Catalog([Table("t", {"time": "TIMESTAMP", "tags": "VARCHAR[]"},
-                             time_column="time")])
+    catalog = Catalog([Table("t", {"time": "TIMESTAMP", "tags": "VARCHAR[]"}, time_column="time")])
     with pytest.raises(CompileError, match=r"column 'tags' has type VARCHAR\[\]"):
         compile_query(parse("select count_unique(tags) from t"), catalog, now=NOW)

@@ -17,8 +17,16 @@ class FakeClock:
 
 @pytest.mark.parametrize(
     ("text", "per_second"),
-    [("5/s", 5.0), ("2", 2.0), ("60/min", 1.0), ("120/minutes", 2.0), ("3600/hour", 1.0),
-     ("86400/day", 1.0), ("0.5/s", 0.5), (" 10 / sec ", 10.0)],
+    [
+        ("5/s", 5.0),
+        ("2", 2.0),
+        ("60/min", 1.0),
+        ("120/minutes", 2.0),
+        ("3600/hour", 1.0),
+        ("86400/day", 1.0),
+        ("0.5/s", 0.5),
+        (" 10 / sec ", 10.0),
+    ],
 )
 def test_parse_rate(text, per_second):
     assert parse_rate(text) == pytest.approx(per_second)
@@ -60,3 +68,21 @@ def test_reset_refills_every_bucket():
     limiter.reset()
 
     assert limiter.acquire("a") is None
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [
+        ("1/s", "More than 1 request per second for this token (--rate-limit 1/s)."),
+        ("5/s", "More than 5 requests per second for this token (--rate-limit 5/s)."),
+        ("30/min", "More than 30 requests per minute for this token (--rate-limit 30/min)."),
+        ("2/hour", "More than 2 requests per hour for this token (--rate-limit 2/hour)."),
+        ("12/day", "More than 12 requests per day for this token (--rate-limit 12/day)."),
+    ],
+)
+def test_the_429_message_names_the_limit_and_leaves_retry_advice_to_the_header(
+    rate: str, message: str
+) -> None:
+    from scuba_magic.emulator.server import _rate_text
+
+    assert _rate_text(RateLimiter(parse_rate(rate))) == message

@@ -63,7 +63,25 @@ def test_bare_select_properties_are_groups_after_the_first_level():
         groups=["country", "user", "a b", "platform"],
         timezone=None,
         has_time_series=False,
+        count_measures=("purchases",),
     )
+
+
+def test_count_measures_are_the_bare_counts_not_arithmetic_on_them():
+    shape = bql.describe(
+        "select count(*), count(* where page = 'Error') as errors, count(* on Actor<user>), "
+        "count_unique(song), avg(age), count(*) / 2, sum(x) + count(*) as mixed, "
+        "max(length) as longest from t group by age"
+    )
+    assert shape.count_measures == (
+        "count of events",
+        "errors",
+        "count(* on Actor<user>)",
+        "count_unique(song)",
+    )
+    assert bql.describe("select avg(age) from t group by age").count_measures == ()
+    # a shape made by hand names no counts unless told
+    assert QueryShape(measures=["n"]).count_measures == ()
 
 
 def test_bare_property_already_grouped_is_not_repeated():
