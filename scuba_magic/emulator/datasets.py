@@ -43,8 +43,18 @@ _READERS = {
 # A table name must be writable in BQL's `from` without back-quotes.
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NUMBER_TYPES = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-    "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
 )
 # Largest magnitude (exclusive) of epoch values in each unit, with microseconds per unit.
 _EPOCH_UNITS = [
@@ -123,10 +133,7 @@ def load_table(
         except BaseException:
             cur.execute(f"DROP TABLE IF EXISTS {table_sql}")
             raise
-        columns = {
-            row[0]: row[1]
-            for row in cur.execute(f"DESCRIBE {table_sql}").fetchall()
-        }
+        columns = {row[0]: row[1] for row in cur.execute(f"DESCRIBE {table_sql}").fetchall()}
     finally:
         cur.close()
     return Table(

@@ -244,7 +244,7 @@ class ExpressionCompiler:
             raise CompileError("* can only be used in count(*)", **where(node))
         raise CompileError(
             "a condition cannot be used as a value here; conditions go in an aggregation's "
-            "where, e.g. count(* where page = \"Error\")",
+            'where, e.g. count(* where page = "Error")',
             **where(node),
         )
 
@@ -355,7 +355,7 @@ class ExpressionCompiler:
             return
         raise CompileError(
             f"cannot compare {kind_name(left.kind)} with {kind_name(right.kind)} using {op}; "
-            "strings are quoted (\"F\"), numbers are not (30)",
+            'strings are quoted ("F"), numbers are not (30)',
             **where(node),
         )
 
@@ -434,8 +434,10 @@ class ExpressionCompiler:
             )
         if func == "percentile":
             percent = node.percentile
-            if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not (
-                0 <= percent <= 100
+            if (
+                isinstance(percent, bool)
+                or not isinstance(percent, (int, float))
+                or not (0 <= percent <= 100)
             ):
                 raise CompileError(
                     "percentile takes a number between 0 and 100: percentile(x, 90)",

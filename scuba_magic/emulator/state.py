@@ -228,7 +228,7 @@ class StateStore:
         try:
             data = memoryview(line.encode("utf-8"))
             while data:
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
             os.fsync(fd)
         finally:
             os.close(fd)

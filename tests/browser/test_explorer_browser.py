@@ -66,9 +66,9 @@ def watch_for_errors(page) -> list[str]:
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     page.on(
         "console",
-        lambda message: errors.append(f"console: {message.text}")
-        if message.type == "error"
-        else None,
+        lambda message: (
+            errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
     )
     page.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     return errors

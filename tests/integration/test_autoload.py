@@ -39,23 +39,49 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # the build backend from this environment when it has one, else pip fetches it
     isolation = [] if importlib.util.find_spec("hatchling") is None else ["--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", *isolation, "--quiet",
-         "-w", str(wheels)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            *isolation,
+            "--quiet",
+            "-w",
+            str(wheels),
+        ],
+        check=True,
+        timeout=300,
     )
     [wheel] = wheels.glob("scuba_magic-*.whl")
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
     python = venv / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-         "--no-index", "--quiet", str(wheel)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
     )
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout.strip()
     # dependencies (IPython, ipykernel, pandas...) from the environment running the tests,
     # after the venv's own site-packages, so the wheel's scuba_magic is the one imported
@@ -66,11 +92,15 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     jupyter_path = root / "share" / "jupyter"
     spec = jupyter_path / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "scuba-magic wheel venv",
-        "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "scuba-magic wheel venv",
+                "language": "python",
+            }
+        )
+    )
     return jupyter_path
 
 

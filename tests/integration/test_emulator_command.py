@@ -58,7 +58,7 @@ class ServeProcess:
 
     def export(self, name: str) -> str:
         prefix = f"  export {name}="
-        return next(line[len(prefix):] for line in self.banner if line.startswith(prefix))
+        return next(line[len(prefix) :] for line in self.banner if line.startswith(prefix))
 
     def stop(self, sig: int = signal.SIGINT) -> tuple[int, str]:
         if self.process.poll() is None:
@@ -80,14 +80,30 @@ class ServeProcess:
 )
 def test_help_documents_every_option(command):
     result = subprocess.run(
-        [*command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60,
+        [*command, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
     assert result.returncode == 0
-    for option in ["--demo", "--demo-events", "--table", "--time-column", "--actor", "--host",
-                   "--port", "--token", "--now", "--state-dir", "--query-timeout",
-                   "--rate-limit", "--allow-remote"]:
+    for option in [
+        "--demo",
+        "--demo-events",
+        "--table",
+        "--time-column",
+        "--actor",
+        "--host",
+        "--port",
+        "--token",
+        "--now",
+        "--state-dir",
+        "--query-timeout",
+        "--rate-limit",
+        "--allow-remote",
+    ]:
         assert f"{option} " in result.stdout, option
 
 
@@ -115,9 +131,12 @@ def test_a_given_token_is_never_printed(api_for):
     try:
         banner = "\n".join(serve.wait_for_banner())
         url = serve.export("SCUBA_HOST")
-        assert api_for(url, "my-own-secret-token").query(
-            {"bql": "select count(*) from music"}
-        ).status_code == 200
+        assert (
+            api_for(url, "my-own-secret-token")
+            .query({"bql": "select count(*) from music"})
+            .status_code
+            == 200
+        )
     finally:
         status, log = serve.stop()
 
@@ -128,8 +147,12 @@ def test_a_given_token_is_never_printed(api_for):
 
 def test_non_loopback_host_needs_allow_remote():
     result = subprocess.run(
-        [*SERVE, *SMALL, "--host", "0.0.0.0"], cwd=REPO, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [*SERVE, *SMALL, "--host", "0.0.0.0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
     assert result.returncode == 2
@@ -159,7 +182,11 @@ def test_allow_remote_warns():
 )
 def test_bad_options_are_refused_with_a_reason(args, words):
     result = subprocess.run(
-        [*SERVE, *args], cwd=REPO, capture_output=True, text=True, timeout=60,
+        [*SERVE, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 

@@ -16,31 +16,44 @@ DOC_TABLES = ("my_table", "nightly1_usage", "fashion", "music")
 EXAMPLES = [
     ("select count(*) from foreverMusic", True),
     ("select count(*) from foreverMusic group by gender between 7 days ago and now", True),
-    ('select count(* where page = "Error") from my_table group by ROUND(length,10) '
-     "between 6 months ago and now", True),
-    ("select count(*) as cnt from nightly1_usage group by username limit 5 order by cnt "
-     "between 7 days ago and now", True),
+    (
+        'select count(* where page = "Error") from my_table group by ROUND(length,10) '
+        "between 6 months ago and now",
+        True,
+    ),
+    (
+        "select count(*) as cnt from nightly1_usage group by username limit 5 order by cnt "
+        "between 7 days ago and now",
+        True,
+    ),
     ('select count(* where action="hate") from fashion between beginning_of_time and now', True),
-    ("select count(*) from my_table for every day over 2 days between 2021-01-01 and 2021-01-15",
-     False),
+    (
+        "select count(*) from my_table for every day over 2 days between 2021-01-01 and 2021-01-15",
+        False,
+    ),
     ("select count(*) from my_table between 7 days ago and now timezone US/Pacific", True),
     ("select count(* where authenticated) from fashion", True),
     ("select count(*) from my_table group by `hello.world` between 7 days ago and now", True),
     ("select count_unique(user) from my_table", True),
     ('select count(* where not(user="jack" or user="jill")) from my_table', True),
-    ("select count_unique(purchase) as purchases, user from my_table order by purchases asc",
-     True),
+    ("select count_unique(purchase) as purchases, user from my_table order by purchases asc", True),
     ('select count(* where user in ("jack","jill")) from my_table', True),
     ("select count(*) from my_table group by user, country limit 5 and by platform limit 3", True),
     ("select count(* on Actor<user>) from my_table group by Actor<user>(max(age))", True),
     ("select count_unique(user where sqrt(age) > 5) from my_table", True),
     ("select percentile(user_high_score, 90) from my_table", True),
-    ("select count(*) from my_table for every week over 7 days between beginning_of_time and now",
-     True),
+    (
+        "select count(*) from my_table for every week over 7 days "
+        "between beginning_of_time and now",
+        True,
+    ),
     ("select count(* where name like '.*jack.*') from my_table", True),
-    ("with prev_week_activity as Actor<user>(count(*) over 1 week offset -1 week)\n"
-     "  select count_unique(user where prev_week_activity = 0) from my_table "
-     "between 2021-01-08 and 2021-01-15", False),
+    (
+        "with prev_week_activity as Actor<user>(count(*) over 1 week offset -1 week)\n"
+        "  select count_unique(user where prev_week_activity = 0) from my_table "
+        "between 2021-01-08 and 2021-01-15",
+        False,
+    ),
 ]
 
 

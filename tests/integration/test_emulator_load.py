@@ -24,16 +24,40 @@ REQUESTS_PER_THREAD = 200
 LOAD_DEMO_EVENTS = 20_000
 
 QUERIES = [
-    ({"bql": "select count(*) from foreverMusic group by gender between 7 days ago and now"},
-     "json"),
-    ({"bql": "select count(*) as plays from music group by platform between 30 days ago and now",
-      "result_format": "CSV"}, "csv"),
-    ({"bql": "select count_unique(user) from foreverMusic for every day "
-             "between 14 days ago and now", "result_format": "DEFAULT"}, "json"),
-    ({"bql": "select sum(length) as total, avg(age) from foreverMusic group by country limit 5 "
-             "between 10 days ago and now"}, "json"),
-    ({"bql": 'select count(* where page = "NextSong") as songs from foreverMusic group by '
-             "artist limit 10 between 3 days ago and now"}, "json"),
+    (
+        {"bql": "select count(*) from foreverMusic group by gender between 7 days ago and now"},
+        "json",
+    ),
+    (
+        {
+            "bql": "select count(*) as plays from music group by platform "
+            "between 30 days ago and now",
+            "result_format": "CSV",
+        },
+        "csv",
+    ),
+    (
+        {
+            "bql": "select count_unique(user) from foreverMusic for every day "
+            "between 14 days ago and now",
+            "result_format": "DEFAULT",
+        },
+        "json",
+    ),
+    (
+        {
+            "bql": "select sum(length) as total, avg(age) from foreverMusic "
+            "group by country limit 5 between 10 days ago and now"
+        },
+        "json",
+    ),
+    (
+        {
+            "bql": 'select count(* where page = "NextSong") as songs from foreverMusic group by '
+            "artist limit 10 between 3 days ago and now"
+        },
+        "json",
+    ),
     ({"bql": "select max(age), min(age) from foreverMusic group by level"}, "json"),
 ]
 
@@ -51,8 +75,9 @@ def _normalized(value: Any) -> Any:
 def _decode(response: Any, kind: str) -> Any:
     if kind == "csv":
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
-        return [rows[0]] + [[_normalized(float(x)) if x[:1].isdigit() else x for x in row]
-                            for row in rows[1:]]
+        return [rows[0]] + [
+            [_normalized(float(x)) if x[:1].isdigit() else x for x in row] for row in rows[1:]
+        ]
     return _normalized(response.json())
 
 

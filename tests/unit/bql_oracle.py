@@ -89,29 +89,35 @@ def make_events(n: int = 3000, seed: int = 7) -> pd.DataFrame:
     rows = []
     for index, offset in enumerate([0, *offsets]):
         user = rng.choices(users, weights)[0] if rng.random() > 0.03 else None
-        prof = profile[user] if user else {"gender": None, "age": None, "country": "US",
-                                           "platform": "web"}
-        page = rng.choices(["NextSong", "Home", "Error", "Settings", "Logout"],
-                           [60, 20, 6, 8, 6])[0]
-        rows.append({
-            "time": FIRST_EVENT + dt.timedelta(microseconds=offset),
-            "user": user,
-            "username": None if user is None else f"name_{user}",
-            "gender": prof["gender"],
-            "age": prof["age"],
-            "country": prof["country"] if rng.random() > 0.05 else rng.choice(["US", "DE"]),
-            "platform": prof["platform"] if rng.random() > 0.2 else rng.choice(["ios", "web"]),
-            "artist": rng.choice(["Muse", "Adele", "Queen", "Björk", "Sia", None]),
-            "page": page,
-            "action": rng.choices(["love", "hate", "skip", None], [5, 2, 6, 3])[0],
-            "length": None if rng.random() < 0.1 else round(rng.uniform(20, 420), 1),
-            "name": rng.choice(["jack smith", "jill", "jackie o", "bob", "Jack", "", None]),
-            "user_high_score": rng.choice([None, *range(0, 1000, 7)]),
-            "authenticated": rng.choices([True, False, None], [6, 3, 1])[0],
-            "hello.world": rng.choice(["a", "b", "c"]),
-            "purchase": rng.choice([None, None, None, "p1", "p2", "p3", f"p{index % 40}"]),
-            "price": None if rng.random() < 0.5 else round(rng.uniform(0.5, 30), 2),
-        })
+        prof = (
+            profile[user]
+            if user
+            else {"gender": None, "age": None, "country": "US", "platform": "web"}
+        )
+        page = rng.choices(["NextSong", "Home", "Error", "Settings", "Logout"], [60, 20, 6, 8, 6])[
+            0
+        ]
+        rows.append(
+            {
+                "time": FIRST_EVENT + dt.timedelta(microseconds=offset),
+                "user": user,
+                "username": None if user is None else f"name_{user}",
+                "gender": prof["gender"],
+                "age": prof["age"],
+                "country": prof["country"] if rng.random() > 0.05 else rng.choice(["US", "DE"]),
+                "platform": prof["platform"] if rng.random() > 0.2 else rng.choice(["ios", "web"]),
+                "artist": rng.choice(["Muse", "Adele", "Queen", "Björk", "Sia", None]),
+                "page": page,
+                "action": rng.choices(["love", "hate", "skip", None], [5, 2, 6, 3])[0],
+                "length": None if rng.random() < 0.1 else round(rng.uniform(20, 420), 1),
+                "name": rng.choice(["jack smith", "jill", "jackie o", "bob", "Jack", "", None]),
+                "user_high_score": rng.choice([None, *range(0, 1000, 7)]),
+                "authenticated": rng.choices([True, False, None], [6, 3, 1])[0],
+                "hello.world": rng.choice(["a", "b", "c"]),
+                "purchase": rng.choice([None, None, None, "p1", "p2", "p3", f"p{index % 40}"]),
+                "price": None if rng.random() < 0.5 else round(rng.uniform(0.5, 30), 2),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["time"] = frame["time"].astype("datetime64[us]")
     frame["age"] = frame["age"].astype("Int64")
@@ -136,8 +142,7 @@ def _clean(value):
 def _epoch_us(moment: dt.datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
-    return round((moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds()
-                 * 1e6)
+    return round((moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds() * 1e6)
 
 
 class Oracle:
@@ -160,8 +165,9 @@ class Oracle:
             return min(e["__t"] for e in self.events)
         if isinstance(point, ast.Ago):
             return now_us - point.duration.n * _UNIT_SECONDS[point.duration.unit] * 10**6
-        local = dt.datetime(point.year, point.month, point.day, point.hour, point.minute,
-                            point.second, tzinfo=zone)
+        local = dt.datetime(
+            point.year, point.month, point.day, point.hour, point.minute, point.second, tzinfo=zone
+        )
         return _epoch_us(local.astimezone(dt.timezone.utc))
 
     @staticmethod
@@ -177,8 +183,9 @@ class Oracle:
             return node.value
         if isinstance(node, ast.Column):
             if node.name in props["named"]:
-                return props["named"][node.name].get(event.get(props["actor_of"][node.name]),
-                                                     props["empty"][node.name])
+                return props["named"][node.name].get(
+                    event.get(props["actor_of"][node.name]), props["empty"][node.name]
+                )
             return event[node.name]
         if isinstance(node, ast.ActorExpr):
             table, empty = props["inline"][node]
@@ -187,8 +194,9 @@ class Oracle:
             inner = self.value(node.operand, event, props)
             return None if inner is None else -inner
         if isinstance(node, ast.BinaryOp):
-            return _arith(node.op, self.value(node.left, event, props),
-                          self.value(node.right, event, props))
+            return _arith(
+                node.op, self.value(node.left, event, props), self.value(node.right, event, props)
+            )
         if isinstance(node, ast.FunctionCall):
             return _function(node, [self.value(a, event, props) for a in node.args])
         raise AssertionError(f"oracle: unexpected value node {node!r}")
@@ -206,13 +214,19 @@ class Oracle:
             if left is None or right is None:
                 return False
             return {
-                "=": left == right, "!=": left != right, "<>": left != right,
-                "<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
+                "=": left == right,
+                "!=": left != right,
+                "<>": left != right,
+                "<": left < right,
+                "<=": left <= right,
+                ">": left > right,
+                ">=": left >= right,
             }[node.op]
         if isinstance(node, ast.In):
             target = self.value(node.expr, event, props)
-            return target is not None and target in [self.value(v, event, props)
-                                                     for v in node.values]
+            return target is not None and target in [
+                self.value(v, event, props) for v in node.values
+            ]
         if isinstance(node, ast.Like):
             target = self.value(node.expr, event, props)
             return target is not None and re.search(node.pattern, target) is not None
@@ -260,8 +274,11 @@ class Oracle:
             inner = self.measure(node.operand, events, props)
             return None if inner is None else -inner
         if isinstance(node, ast.BinaryOp):
-            return _arith(node.op, self.measure(node.left, events, props),
-                          self.measure(node.right, events, props))
+            return _arith(
+                node.op,
+                self.measure(node.left, events, props),
+                self.measure(node.right, events, props),
+            )
         if isinstance(node, ast.FunctionCall):
             return _function(node, [self.measure(a, events, props) for a in node.args])
         raise AssertionError(f"oracle: unexpected measure node {node!r}")
@@ -305,8 +322,7 @@ class Oracle:
         zone = zoneinfo.ZoneInfo(query.timezone) if query.timezone else dt.timezone.utc
         now_us = _epoch_us(now)
         time_range = query.time_range
-        start = self._point(time_range.start if time_range else ast.BeginningOfTime(), zone,
-                            now_us)
+        start = self._point(time_range.start if time_range else ast.BeginningOfTime(), zone, now_us)
         end = self._point(time_range.end if time_range else ast.Now(), zone, now_us)
         buckets = [(start, end)]
         if query.time_series:
@@ -345,12 +361,14 @@ class Oracle:
                 for event, key in whole:
                     if key[:done] == parent:
                         prefixes.setdefault(key[:size], []).append(event)
-                scored = [(self.measure(measures[rank_pos], evs, whole_props), prefix)
-                          for prefix, evs in prefixes.items()]
+                scored = [
+                    (self.measure(measures[rank_pos], evs, whole_props), prefix)
+                    for prefix, evs in prefixes.items()
+                ]
                 order = functools.partial(_rank_order, done=done, descending=descending)
                 scored.sort(key=functools.cmp_to_key(order))
                 if level.limit is not None:
-                    scored = scored[:level.limit]
+                    scored = scored[: level.limit]
                 next_kept.extend(prefix for _, prefix in scored)
             kept = next_kept
             done = size

@@ -40,7 +40,7 @@ HOSTILE = [
     "name\n--",
 ]
 
-WEIRD_COLUMNS = {"we\"ird": "VARCHAR", "semi;colon --": "VARCHAR", "hello.world": "VARCHAR"}
+WEIRD_COLUMNS = {'we"ird': "VARCHAR", "semi;colon --": "VARCHAR", "hello.world": "VARCHAR"}
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +50,27 @@ def db():
         'CREATE TABLE hostile ("time" TIMESTAMP, "user" VARCHAR, name VARCHAR, age BIGINT, '
         '"we""ird" VARCHAR, "semi;colon --" VARCHAR, "hello.world" VARCHAR)'
     )
-    rows = [(dt.datetime(2021, 1, 1, 0, i), f"u{i % 3}", value, i, value, value, value)
-            for i, value in enumerate(HOSTILE)]
+    rows = [
+        (dt.datetime(2021, 1, 1, 0, i), f"u{i % 3}", value, i, value, value, value)
+        for i, value in enumerate(HOSTILE)
+    ]
     con.executemany("INSERT INTO hostile VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    catalog = Catalog([Table(
-        "hostile",
-        {"time": "TIMESTAMP", "user": "VARCHAR", "name": "VARCHAR", "age": "BIGINT",
-         **WEIRD_COLUMNS},
-        time_column="time", actor_columns=["user"],
-    )])
+    catalog = Catalog(
+        [
+            Table(
+                "hostile",
+                {
+                    "time": "TIMESTAMP",
+                    "user": "VARCHAR",
+                    "name": "VARCHAR",
+                    "age": "BIGINT",
+                    **WEIRD_COLUMNS,
+                },
+                time_column="time",
+                actor_columns=["user"],
+            )
+        ]
+    )
     yield con, catalog
     con.close()
 
@@ -71,7 +83,7 @@ def filter_query(value: str, column: str = "name") -> str:
     literal = quote_string(value)
     return (
         f"select count(* where {quote_name(column)} = {literal}), "
-        f"count(* where {quote_name(column)} in ({literal}, \"benign\")), "
+        f'count(* where {quote_name(column)} in ({literal}, "benign")), '
         f"count(* where not({quote_name(column)} != {literal})) from hostile"
     )
 
@@ -93,8 +105,11 @@ def test_hostile_string_literals_are_bound_and_match_exactly(value, db):
 @pytest.mark.parametrize("column", list(WEIRD_COLUMNS))
 def test_catalog_names_with_quotes_and_semicolons_are_quoted(column, db):
     con, catalog = db
-    compiled = compiled_for(catalog, filter_query("'; DROP TABLE hostile; --", column) +
-                            f" group by {quote_name(column)} limit 1")
+    compiled = compiled_for(
+        catalog,
+        filter_query("'; DROP TABLE hostile; --", column)
+        + f" group by {quote_name(column)} limit 1",
+    )
     rows = con.execute(compiled.sql, compiled.params).fetchall()
     assert rows[0][0] == "'; DROP TABLE hostile; --"
     assert rows[0][3:] == (1, 1, 1)
@@ -105,18 +120,22 @@ def test_catalog_names_with_quotes_and_semicolons_are_quoted(column, db):
 def test_hostile_regex_in_like_is_bound(value, db):
     con, catalog = db
     pattern = "^" + re.escape(value).replace("\\\x00", "\\x00") + "$"
-    compiled = compiled_for(catalog, f"select count(* where name like {quote_string(pattern)}) "
-                                     "from hostile")
+    compiled = compiled_for(
+        catalog, f"select count(* where name like {quote_string(pattern)}) from hostile"
+    )
     assert pattern not in compiled.sql
     assert con.execute(compiled.sql, compiled.params).fetchall()[0][2] == 1
 
 
-@pytest.mark.parametrize("name", [
-    'a"; DROP TABLE hostile; --',
-    "name`) --",
-    "x\x00y",
-    "NAME",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        'a"; DROP TABLE hostile; --',
+        "name`) --",
+        "x\x00y",
+        "NAME",
+    ],
+)
 def test_unknown_back_quoted_names_are_refused(name, db):
     _, catalog = db
     with pytest.raises(CompileError, match="has no column"):
@@ -129,9 +148,11 @@ def test_aliases_and_property_names_never_reach_the_sql(db):
     con, catalog = db
     alias = 'c"; DROP TABLE hostile; --'
     prop = "p'); --"
-    text = (f"with {quote_name(prop)} as Actor<user>(count(*)) "
-            f"select count(* where {quote_name(prop)} > 0) as {quote_name(alias)} from hostile "
-            f"order by {quote_name(alias)}")
+    text = (
+        f"with {quote_name(prop)} as Actor<user>(count(*)) "
+        f"select count(* where {quote_name(prop)} > 0) as {quote_name(alias)} from hostile "
+        f"order by {quote_name(alias)}"
+    )
     compiled = compiled_for(catalog, text)
     assert alias not in compiled.sql and prop not in compiled.sql
     assert compiled.measures == [alias]
@@ -161,11 +182,11 @@ def test_huge_integer_literal_is_refused(db):
     _, catalog = db
     query = parse("select count(* where age > 1) from hostile")
     measure = query.measures[0]
-    huge = dataclasses.replace(measure.expr, where=ast.Compare(">", ast.Column("age"),
-                                                               ast.Number(2**70)))
+    huge = dataclasses.replace(
+        measure.expr, where=ast.Compare(">", ast.Column("age"), ast.Number(2**70))
+    )
     with pytest.raises(CompileError, match="too large"):
-        compile_query(dataclasses.replace(query, measures=(ast.Measure(huge),)), catalog,
-                      now=NOW)
+        compile_query(dataclasses.replace(query, measures=(ast.Measure(huge),)), catalog, now=NOW)
 
 
 @given(st.text(max_size=30))

@@ -32,8 +32,9 @@ def connection(events):
 
 @pytest.fixture(scope="module")
 def catalog():
-    table = Table(TABLE_NAME, dict(COLUMNS), time_column="time", actor_columns=["user"],
-                  aliases=list(ALIASES))
+    table = Table(
+        TABLE_NAME, dict(COLUMNS), time_column="time", actor_columns=["user"], aliases=list(ALIASES)
+    )
     return Catalog([table])
 
 
@@ -44,8 +45,9 @@ def oracle(events):
 
 def run_sql(connection, catalog, text):
     compiled = compile_query(parse(text), catalog, now=NOW)
-    return compiled, [tuple(row) for row in connection.execute(compiled.sql, compiled.params)
-                      .fetchall()]
+    return compiled, [
+        tuple(row) for row in connection.execute(compiled.sql, compiled.params).fetchall()
+    ]
 
 
 def assert_same_rows(actual, expected, text):
@@ -57,8 +59,10 @@ def assert_same_rows(actual, expected, text):
         assert len(got) == len(want), (text, got, want)
         for a, b in zip(got, want, strict=True):
             if isinstance(a, float) or isinstance(b, float):
-                assert a is not None and b is not None and math.isclose(
-                    a, b, rel_tol=1e-9, abs_tol=1e-9
+                assert (
+                    a is not None
+                    and b is not None
+                    and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
                 ), f"{text}\nrow {index}: sql {got} != oracle {want}"
             else:
                 assert a == b, f"{text}\nrow {index}: sql {got} != oracle {want}"
@@ -77,7 +81,7 @@ ORACLE_QUERIES = [
     "select count(*) from events between 1 year ago and 36 hours ago",
     # groups ranked by the first measure descending, NULL group kept
     "select count(*) from events group by gender",
-    "select count(* where page = \"Error\") from events group by ROUND(length, -2) "
+    'select count(* where page = "Error") from events group by ROUND(length, -2) '
     "between 6 months ago and now",
     "select count(*) as cnt from events group by username limit 5 order by cnt "
     "between 7 days ago and now",
@@ -95,7 +99,7 @@ ORACLE_QUERIES = [
     "select count(*) from events for every week between 2021-01-01 and 2021-01-20",
     "select count(*), avg(length) from events for every day between 2021-01-01 12:00 "
     "and 2021-01-03 18:00",
-    "select count(* where page = \"Error\"), max(price) from events group by platform "
+    'select count(* where page = "Error"), max(price) from events group by platform '
     "for every day between 2021-02-01 and 2021-02-08",
     "select count(*) as c, min(age) from events group by user limit 3 "
     "for every 3 days between 2021-02-01 and 2021-02-15",
@@ -123,32 +127,29 @@ ORACLE_QUERIES = [
     "select last(page), last(length), last(authenticated) from events group by user",
     "select count(length), count_unique(artist), min(artist), max(name) from events",
     # per-aggregation where: = != in not like, bare boolean
-    "select count(* where action=\"hate\") from events between beginning_of_time and now",
+    'select count(* where action="hate") from events between beginning_of_time and now',
     "select count(* where authenticated) from events",
-    "select count(* where not(authenticated)), count(* where gender != \"F\") from events",
-    "select count(* where not(user=\"jack\" or user=\"jill\")) from events",
-    "select count(* where user in (\"jack\",\"jill\")), count(* where age in (23, 25)) "
-    "from events",
+    'select count(* where not(authenticated)), count(* where gender != "F") from events',
+    'select count(* where not(user="jack" or user="jill")) from events',
+    'select count(* where user in ("jack","jill")), count(* where age in (23, 25)) from events',
     "select count(* where name like '.*jack.*'), count(* where name like '^J'), "
     "count(* where name like 'ill$') from events",
-    "select count(* where age >= 25 and age < 40 or country = \"JP\") from events "
-    "group by platform",
-    "select count(* where `hello.world` = \"a\") from events group by `hello.world`",
-    "select count_unique(user where sqrt(age) > 5), sum(price where price * 2 > 20) "
-    "from events",
+    'select count(* where age >= 25 and age < 40 or country = "JP") from events group by platform',
+    'select count(* where `hello.world` = "a") from events group by `hello.world`',
+    "select count_unique(user where sqrt(age) > 5), sum(price where price * 2 > 20) from events",
     # arithmetic between aggregations and constants, ROUND, sqrt, division by zero
     "select count(*) * 2 + 1 as x, sum(price) / count(*) as y, "
     "ROUND(avg(length), 1) as z from events group by gender",
-    "select count(* where page = \"Error\") / count(* where page = \"Nope\") as ratio, "
+    'select count(* where page = "Error") / count(* where page = "Nope") as ratio, '
     "sqrt(count(*)) as root, -min(age) as neg from events for every week "
     "between 2021-01-01 and 2021-01-22",
     # count on Actor
-    "select count(* on Actor<user>), count(* where page = \"Error\" on Actor<user>) "
+    'select count(* on Actor<user>), count(* where page = "Error" on Actor<user>) '
     "from events group by country",
     "select count(* on Actor<user>) from events group by Actor<user>(max(age))",
-    "select count(*) from events group by Actor<user>(count(* where page = \"Error\")) limit 4",
+    'select count(*) from events group by Actor<user>(count(* where page = "Error")) limit 4',
     # actor properties over the query range, with their own range, with over/offset
-    "with plays as Actor<user>(count(* where page = \"NextSong\")) "
+    'with plays as Actor<user>(count(* where page = "NextSong")) '
     "select count_unique(user where plays > 100), count(* where plays < 50) from events",
     "with prev_week_activity as Actor<user>(count(*) over 1 week offset -1 week) "
     "select count_unique(user where prev_week_activity = 0) from events "
@@ -183,8 +184,12 @@ def test_compiled_sql_matches_oracle(text, connection, catalog, oracle):
 _NUMERIC = ["age", "length", "price", "user_high_score"]
 _STRINGS = ["page", "country", "platform", "artist", "name", "user", "`hello.world`"]
 _VALUES = {
-    "page": ['"Error"', '"NextSong"'], "country": ['"US"', '"JP"'], "platform": ['"ios"'],
-    "artist": ['"Muse"', '"Björk"'], "name": ['"jill"', '""'], "user": ['"jack"', '"u03"'],
+    "page": ['"Error"', '"NextSong"'],
+    "country": ['"US"', '"JP"'],
+    "platform": ['"ios"'],
+    "artist": ['"Muse"', '"Björk"'],
+    "name": ['"jill"', '""'],
+    "user": ['"jack"', '"u03"'],
     "`hello.world`": ['"a"'],
 }
 
@@ -241,17 +246,29 @@ def queries(draw):
     prefix = ""
     if draw(st.integers(0, 2)) == 0:
         over = draw(st.sampled_from(["1 day", "2 days", "36 hours"]))
-        offset = draw(st.sampled_from(["", " offset 0 days", " offset -1 day", " offset -12 hours",
-                                       " offset 1 day"]))
-        prefix = f"with act as Actor<user>(count(* where page = \"NextSong\") over {over}{offset}) "
-        measures.append(draw(st.sampled_from(["count(* where act > 3)",
-                                              "count_unique(user where act = 0)"])))
+        offset = draw(
+            st.sampled_from(
+                ["", " offset 0 days", " offset -1 day", " offset -12 hours", " offset 1 day"]
+            )
+        )
+        prefix = f'with act as Actor<user>(count(* where page = "NextSong") over {over}{offset}) '
+        measures.append(
+            draw(st.sampled_from(["count(* where act > 3)", "count_unique(user where act = 0)"]))
+        )
     text = prefix + "select " + ", ".join(f"{m} as m{i}" for i, m in enumerate(measures))
     text += " from events"
-    keys = ["gender", "country", "platform", "ROUND(length, -2)", "authenticated",
-            "Actor<user>(max(age))", "Actor<user>(count(* where page = \"Error\"))"]
-    levels = draw(st.lists(st.lists(st.sampled_from(keys), min_size=1, max_size=2,
-                                    unique=True), max_size=2))
+    keys = [
+        "gender",
+        "country",
+        "platform",
+        "ROUND(length, -2)",
+        "authenticated",
+        "Actor<user>(max(age))",
+        'Actor<user>(count(* where page = "Error"))',
+    ]
+    levels = draw(
+        st.lists(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True), max_size=2)
+    )
     used = set()
     parts = []
     for level in levels:

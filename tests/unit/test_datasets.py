@@ -64,10 +64,7 @@ def test_parquet_with_zoned_timestamps_becomes_utc(con, tmp_path):
 def test_csv_iso_strings_honour_offsets_and_default_to_utc(con, tmp_path):
     path = tmp_path / "iso.csv"
     path.write_text(
-        "when,user\n"
-        "2021-01-01T00:00:00+02:00,a\n"
-        "2021-01-01T05:00:00Z,b\n"
-        "2021-01-01 07:30:00,c\n"
+        "when,user\n2021-01-01T00:00:00+02:00,a\n2021-01-01T05:00:00Z,b\n2021-01-01 07:30:00,c\n"
     )
     table = load_table(con, "iso", path, time_column="when", actor_columns=["user"])
     assert table.columns["when"] == "TIMESTAMP"

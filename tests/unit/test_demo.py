@@ -66,19 +66,37 @@ def test_catalog_entry_describes_the_table(demo):
     assert table.aliases == ["music"]
     assert table.time_column == "time"
     assert table.actor_columns == ["user"]
-    described = {
-        name: kind for name, kind, *_ in con.execute('DESCRIBE "foreverMusic"').fetchall()
-    }
+    described = {name: kind for name, kind, *_ in con.execute('DESCRIBE "foreverMusic"').fetchall()}
     assert described == table.columns == COLUMNS
 
 
 def test_has_every_column_the_documented_examples_use(demo):
     _, table = demo
     needed = {
-        "time", "user", "username", "gender", "age", "country", "platform", "level", "artist",
-        "song", "genre", "page", "action", "length", "another_length", "play_time",
-        "music_service", "price", "purchase", "name", "time_in_app", "user_high_score",
-        "authenticated", "hello.world",
+        "time",
+        "user",
+        "username",
+        "gender",
+        "age",
+        "country",
+        "platform",
+        "level",
+        "artist",
+        "song",
+        "genre",
+        "page",
+        "action",
+        "length",
+        "another_length",
+        "play_time",
+        "music_service",
+        "price",
+        "purchase",
+        "name",
+        "time_in_app",
+        "user_high_score",
+        "authenticated",
+        "hello.world",
     }
     assert needed <= set(table.columns)
     assert table.columns["time"] == "TIMESTAMP"
@@ -150,7 +168,7 @@ def test_song_columns_are_null_exactly_where_no_song_plays(demo):
     con, _ = demo
     home_with_song = scalar(
         con,
-        "SELECT count(artist) + count(song) + count(length) FROM \"foreverMusic\" "
+        'SELECT count(artist) + count(song) + count(length) FROM "foreverMusic" '
         "WHERE page = 'Home'",
     )
     plays_without_song = scalar(
@@ -175,13 +193,13 @@ def test_price_goes_with_purchase(demo):
 def test_evenings_and_weekends_are_busier(demo):
     con, _ = demo
     evening, night = con.execute(
-        'SELECT count(*) FILTER (WHERE hour(time) BETWEEN 18 AND 21), '
+        "SELECT count(*) FILTER (WHERE hour(time) BETWEEN 18 AND 21), "
         'count(*) FILTER (WHERE hour(time) BETWEEN 2 AND 5) FROM "foreverMusic"'
     ).fetchone()
     assert evening > 3 * night
     weekend_daily, weekday_daily = con.execute(
         "SELECT avg(n) FILTER (WHERE dow IN (0, 6)), avg(n) FILTER (WHERE dow NOT IN (0, 6)) "
-        'FROM (SELECT dayofweek(time) AS dow, date_trunc(\'day\', time) AS d, count(*) AS n '
+        "FROM (SELECT dayofweek(time) AS dow, date_trunc('day', time) AS d, count(*) AS n "
         'FROM "foreverMusic" WHERE time >= ? GROUP BY ALL)',
         [NOW - timedelta(days=84)],
     ).fetchone()

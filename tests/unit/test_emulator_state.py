@@ -15,8 +15,9 @@ def test_rids_count_up_and_remember_their_query():
     store = StateStore()
 
     first = store.add_record("select count(*) from music")
-    second = store.add_record("select count(*) from music", chart_type="TABLE", chart_name="T",
-                              source_rid=first.rid)
+    second = store.add_record(
+        "select count(*) from music", chart_type="TABLE", chart_name="T", source_rid=first.rid
+    )
 
     assert (first.rid, second.rid) == ("r1", "r2")
     assert store.get_record("r2") == second

@@ -237,8 +237,12 @@ def test_table_lists_every_row_with_readable_times_and_nulls():
 def test_bar_draws_bars_by_group():
     traces = build_view("BAR", BY_GENDER).figure["data"]
     assert traces == [
-        {"type": "bar", "name": "count of events", "x": ["M", "F", "(null)"],
-         "y": [431791, 391722, 31128]}
+        {
+            "type": "bar",
+            "name": "count of events",
+            "x": ["M", "F", "(null)"],
+            "y": [431791, 391722, 31128],
+        }
     ]
 
 
