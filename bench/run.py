@@ -49,6 +49,8 @@ def bench_json(quick: bool) -> list[Comparison]:
             target=None,
             note="the obvious way, for scale",
         )
+    body_bytes = path.stat().st_size
+    main.note += f"; ours peak {main.ours.peak_bytes / body_bytes:.1f}x body"
     return [main, naive]
 
 
