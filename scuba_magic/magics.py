@@ -53,8 +53,6 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, validate
 
-from scuba_magic.params import PlaceholderError, render
-from scuba_magic.progress import QueryInterrupted, run_with_progress
 from scuba_magic.protocol import CHART_TYPES, RESULT_FORMATS
 
 __all__ = ["ScubaMagics", "load_ipython_extension", "local_emulator", "unload_ipython_extension"]
@@ -324,6 +322,8 @@ class ScubaMagics(Magics):
                     "No query: write it after %bql on the same line, or in the cell below "
                     "%%bql. Example: %bql select count(*) from foreverMusic"
                 )
+            from scuba_magic.params import render
+
             query = render(query, self.shell.user_ns).strip()
             # a {placeholder} can bring the token in, and the query goes to the server, the
             # dry run and df.attrs
@@ -564,7 +564,10 @@ class ScubaMagics(Magics):
     @contextmanager
     def _user_errors(self, debug: Any) -> Iterator[None]:
         """Turn expected errors into IPython's one-line ``UsageError`` unless debugging."""
+        # imported at the first query, not when the extension loads
         from scuba_magic.errors import ScubaError
+        from scuba_magic.params import PlaceholderError
+        from scuba_magic.progress import QueryInterrupted
 
         try:
             yield
@@ -606,6 +609,8 @@ class ScubaMagics(Magics):
                 f"No API token for {host}. Run %scuba_connect {host} to enter one at a hidden "
                 f"prompt, or set SCUBA_API_TOKEN; get a token at {host}/api/create_token."
             )
+
+        from scuba_magic.progress import run_with_progress
 
         timeout = args.timeout if args.timeout is not None else self.timeout
         if args.explore:
