@@ -538,6 +538,16 @@ async def _read_json_object(request: Request, *, example: str = _EXAMPLE_BODY) -
             "invalid_json",
             f"The body is JSON {_json_type(body)}, not an object. Send an object, e.g. {example}.",
         )
+    try:
+        # "\udcff" is valid JSON syntax but half of a UTF-16 surrogate pair, not text: such a
+        # string could be neither stored, nor run, nor sent back, so it is refused here, once
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad_request(
+            "invalid_json",
+            "The body holds a \\u escape of half a UTF-16 surrogate pair, which is not valid "
+            f"Unicode text. Send UTF-8 JSON, e.g. {example}.",
+        ) from None
     return body
 
 

@@ -1,0 +1,1 @@
+"""Reliability and security tests: bad input, faults, secrets, fuzzing and load."""
