@@ -688,10 +688,10 @@ class _Parser:
             self.expect("(", '( after in, e.g. in ("a", "b")')
             if self.tok.kind == ")":
                 raise self.error("in () needs at least one value", expected="a value")
-            values = [self.expr()]
+            values = [self.in_value()]
             while self.tok.kind == ",":
                 self.advance()
-                values.append(self.expr())
+                values.append(self.in_value())
             self.expect(")", "',' or ')' in the in list")
             return self.node(ast.In(left, tuple(values), pos=left.pos))
         if self.accept("like"):
@@ -705,6 +705,16 @@ class _Parser:
         if self.at("between") and self.between_is_comparison():
             raise self.between_comparison()
         return left
+
+    def in_value(self) -> ast.Expr:
+        """One value of an ``in (...)`` list.
+
+        Long lists (tens of thousands of values pasted from elsewhere) are bare literals;
+        taking those straight to ``primary`` skips the whole expression ladder for each.
+        """
+        if self.tok.kind in (NUMBER, STRING) and self.peek().kind in (",", ")"):
+            return self.primary()
+        return self.expr()
 
     def sum(self) -> ast.Expr:
         left = self.product()
