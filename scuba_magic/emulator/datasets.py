@@ -42,20 +42,6 @@ _READERS = {
 }
 # A table name must be writable in BQL's `from` without back-quotes.
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_NUMBER_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-)
 # Largest magnitude (exclusive) of epoch values in each unit, with microseconds per unit.
 _EPOCH_UNITS = [
     (1e11, "seconds", 1_000_000),
@@ -184,7 +170,7 @@ def _normalize_time(
     """Convert the time column in place to a naive UTC TIMESTAMP."""
     import duckdb
 
-    from scuba_magic.emulator.catalog import quote_identifier
+    from scuba_magic.emulator.catalog import quote_identifier, type_kind
 
     col = quote_identifier(column)
     kind = column_type.upper()
@@ -197,7 +183,7 @@ def _normalize_time(
         using = f"CAST({col} AS TIMESTAMP)"
     elif base == "VARCHAR":
         using = f"timezone('UTC', CAST({col} AS TIMESTAMPTZ))"
-    elif base in _NUMBER_TYPES:
+    elif type_kind(column_type) in ("integer", "number"):
         using = _epoch_expression(cur, path, table_sql, column)
     else:
         raise DatasetError(

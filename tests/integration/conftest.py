@@ -104,3 +104,47 @@ def api(fresh_emulator: Any) -> Iterator[Api]:
     caller = Api(fresh_emulator.url, fresh_emulator.token)
     yield caller
     caller.session.close()
+
+
+# --- the testing shell for the magics (IPython allows one shell per process) ---------------
+
+
+@pytest.fixture(scope="session")
+def ipython(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from shell import TestingShell
+
+    return TestingShell.create(tmp_path_factory.mktemp("ipython"))
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
+    """No host, token or profile from the machine running the tests."""
+    for name in ("SCUBA_HOST", "SCUBA_API_TOKEN", "SCUBA_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("SCUBA_MAGIC_CONFIG", str(config))
+    return config
+
+
+@pytest.fixture
+def bare_shell(ipython: Any, isolated_env: Any) -> Iterator[Any]:
+    """The shell with the extension loaded and no connection; unloaded afterwards."""
+    ipython.user_ns.clear()
+    ipython.init_user_ns()
+    # %config writes to the shell's config, which outlives the extension: start clean
+    ipython.config.pop("ScubaMagics", None)
+    ipython.extension_manager.load_extension("scuba_magic")
+    yield ipython
+    ipython.extension_manager.unload_extension("scuba_magic")
+
+
+@pytest.fixture
+def shell(bare_shell: Any, fresh_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The shell connected to the emulator, widgets off unless a test turns them on."""
+    from IPython.utils.capture import capture_output
+
+    monkeypatch.setenv("SCUBA_API_TOKEN", fresh_emulator.token)
+    with capture_output():
+        bare_shell.run_cell(f"%scuba_connect {fresh_emulator.url}")
+    bare_shell.run_cell("%config ScubaMagics.widgets = False")
+    return bare_shell

@@ -15,14 +15,12 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from recording_server import RecordingServer, Reply
-from shell import TestingShell
 
 from scuba_magic.client import ExploreLink
 from scuba_magic.errors import AuthError, QueryError
@@ -32,43 +30,6 @@ COUNT_BY_GENDER = "select count(*) from music group by gender between 7 days ago
 # the emulator can only hold a query for seconds through its own time limit; a recording
 # server that waits before answering stands in for a slow cluster
 SLOW_ANSWER_S = 60
-
-
-@pytest.fixture(scope="session")
-def ipython(tmp_path_factory: pytest.TempPathFactory) -> TestingShell:
-    return TestingShell.create(tmp_path_factory.mktemp("ipython"))
-
-
-@pytest.fixture
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No host, token or profile from the machine running the tests."""
-    for name in ("SCUBA_HOST", "SCUBA_API_TOKEN", "SCUBA_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    config = tmp_path / "config.toml"
-    monkeypatch.setenv("SCUBA_MAGIC_CONFIG", str(config))
-    return config
-
-
-@pytest.fixture
-def bare_shell(ipython: TestingShell, isolated_env: Path) -> Any:
-    """The shell with the extension loaded and no connection; unloaded afterwards."""
-    ipython.user_ns.clear()
-    ipython.init_user_ns()
-    # %config writes to the shell's config, which outlives the extension: start clean
-    ipython.config.pop("ScubaMagics", None)
-    ipython.extension_manager.load_extension("scuba_magic")
-    yield ipython
-    ipython.extension_manager.unload_extension("scuba_magic")
-
-
-@pytest.fixture
-def shell(bare_shell: Any, fresh_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The shell connected to the emulator, widgets off unless a test turns them on."""
-    monkeypatch.setenv("SCUBA_API_TOKEN", fresh_emulator.token)
-    with capture_output():
-        bare_shell.run_cell(f"%scuba_connect {fresh_emulator.url}")
-    bare_shell.run_cell("%config ScubaMagics.widgets = False")
-    return bare_shell
 
 
 def run(shell: Any, cell: str) -> tuple[Any, Any]:
