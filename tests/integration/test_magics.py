@@ -948,3 +948,32 @@ def test_connect_local_when_the_emulator_cannot_start(bare_shell, monkeypatch, n
         "The local Scuba emulator could not start: [Errno 98] Address already in use "
         "(while binding)"
     )
+
+
+def test_ctrl_c_frees_the_shell_while_the_emulator_is_still_running_the_query(
+    bare_shell, monkeypatch
+):
+    from scuba_magic.emulator import Emulator
+
+    # distinct users in each of 64,800 overlapping two-month windows: tens of seconds of
+    # DuckDB work, held by a real emulator whose own time limit is far away
+    slow = "select count_unique(user) from foreverMusic for every 2 minutes over 60 days"
+    with Emulator(demo_events=50_000, tokens=["slow-emulator-token"], query_timeout=300) as em:
+        monkeypatch.setenv("SCUBA_HOST", em.url)
+        monkeypatch.setenv("SCUBA_API_TOKEN", "slow-emulator-token")
+
+        def interrupt_once_the_query_runs() -> None:
+            for _ in range(600):
+                if em.engine.running_queries:
+                    _thread.interrupt_main()
+                    return
+                threading.Event().wait(0.05)
+
+        threading.Thread(target=interrupt_once_the_query_runs, daemon=True).start()
+        message = usage_error(bare_shell, f"%bql {slow}")
+        assert message == "Stopped waiting for the query; the server may still be running it."
+        # the shell is free while the emulator is still busy with the query
+        assert em.engine.running_queries == 1
+        value, _ = run(bare_shell, "%bql --quiet --no-widgets select count(*) from music")
+        assert int(value["count of events"].iloc[0]) == 50_000
+        assert em.engine.running_queries == 1
