@@ -113,8 +113,12 @@ class Engine:
         Raises:
             scuba_magic.bql.BQLError: the query is not valid or not supported (incl. compile
                 errors, which derive from it).
+            QueryTimeoutError: parsing and compiling alone took longer than the query timeout.
         """
+        deadline = time.monotonic() + self.query_timeout
         self._compile(bql)
+        if time.monotonic() >= deadline:
+            raise QueryTimeoutError(self.timeout_message())
 
     def run(self, bql: str) -> QueryResult:
         """Parse, compile and execute ``bql``.
@@ -137,7 +141,7 @@ class Engine:
         deadline = time.monotonic() + self.query_timeout
         query, compiled = self._compile(bql)
         if time.monotonic() >= deadline:
-            raise QueryTimeoutError(self._timeout_message())
+            raise QueryTimeoutError(self.timeout_message())
         with self._lock:
             # the connection object itself is not thread-safe; its cursors are, one per thread
             cursor = self.connection.cursor()
@@ -147,7 +151,7 @@ class Engine:
             description = cursor.description or []
             raw_rows = cursor.fetchmany(self.max_rows + 1)
         except duckdb.InterruptException as exc:
-            raise QueryTimeoutError(self._timeout_message()) from exc
+            raise QueryTimeoutError(self.timeout_message()) from exc
         except duckdb.Error as exc:
             message = _first_line(str(exc))
             refusal = refusal_of(message)
@@ -213,7 +217,8 @@ class Engine:
         query = parse(bql)
         return query, compile_query(query, self.catalog, now=self.now())
 
-    def _timeout_message(self) -> str:
+    def timeout_message(self) -> str:
+        """What a query past the time limit is answered."""
         return (
             f"The query ran longer than the emulator's query timeout of {self.query_timeout:g} s "
             "and was stopped. Narrow the time range, use fewer group-bys or a coarser "

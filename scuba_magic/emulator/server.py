@@ -59,6 +59,8 @@ from scuba_magic.protocol import (
 )
 
 logger = logging.getLogger("scuba_magic.emulator")
+# how long past the query timeout an answer may wait for DuckDB's interrupt to take effect
+_INTERRUPT_GRACE_S = 0.5
 
 MAX_BODY_BYTES = 1024 * 1024
 # An oversized body is still read (and dropped) up to this size so the client, which is still
@@ -203,14 +205,14 @@ class EmulatorApp:
             chart_name = spec.chart_name
             if chart_name is None and record is not None:
                 chart_name = record.chart_name
-            new = await self._in_executor(
+            new = await self._query_work(
                 self._check_and_mint, bql, chart_type, chart_name, spec.rid
             )
             base = str(request.base_url).rstrip("/")
             return JSONResponse(
                 {"url": f"{base}/explorer/{new.rid}"}, headers={RID_HEADER: new.rid}
             )
-        payload, media_type, new = await self._in_executor(
+        payload, media_type, new = await self._query_work(
             self._run_and_mint, bql, spec.result_format, record
         )
         return Response(payload, media_type=media_type, headers={RID_HEADER: new.rid})
@@ -255,7 +257,7 @@ class EmulatorApp:
         if record is None:
             return HTMLResponse(self._not_found_page(rid), status_code=404)
         try:
-            result = await self._in_executor(self.engine.run, record.bql)
+            result = await self._query_work(self.engine.run, record.bql)
         except Exception as exc:  # the page shows what went wrong, like the UI would
             error = _query_error(exc)
             return HTMLResponse(_error_page(record, error), status_code=error.status)
@@ -320,6 +322,26 @@ class EmulatorApp:
     async def _in_executor(self, func: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, func, *args)
+
+    async def _query_work(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run query work in the executor and answer within the query timeout, whatever it does.
+
+        DuckDB is interrupted at the deadline, but parsing and compiling run in Python and
+        cannot be: a query of a huge ``in`` list would keep its answer waiting past the
+        timeout. At the deadline (plus a moment for DuckDB's interrupt to land) the request is
+        answered with the timeout error; the work ends on its own, and the engine drops it
+        without minting a rid because it overran.
+        """
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self.executor, func, *args)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(work), timeout=self.engine.query_timeout + _INTERRUPT_GRACE_S
+            )
+        except asyncio.TimeoutError:
+            # fetch the abandoned work's outcome so asyncio does not log it as never retrieved
+            work.add_done_callback(lambda done: done.exception())
+            raise ApiError(400, "query_timeout", self.engine.timeout_message()) from None
 
     # -- auth -------------------------------------------------------------------------------
 
