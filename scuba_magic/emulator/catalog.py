@@ -17,30 +17,6 @@ from dataclasses import dataclass, field
 
 from scuba_magic.emulator.compile_errors import CompileError
 
-_NUMBER_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "REAL",
-    "DECIMAL",
-    "NUMERIC",
-    "INT",
-    "INT1",
-    "INT2",
-    "INT4",
-    "INT8",
-    "FLOAT4",
-    "FLOAT8",
-)
 _INTEGER_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -57,6 +33,16 @@ _INTEGER_TYPES = (
     "INT2",
     "INT4",
     "INT8",
+)
+# every numeric type: the integers above and the fractional ones
+_NUMBER_TYPES = _INTEGER_TYPES + (
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+    "DECIMAL",
+    "NUMERIC",
+    "FLOAT4",
+    "FLOAT8",
 )
 
 
